@@ -1,0 +1,1 @@
+"""Backends: code and model writers for each target family."""

@@ -1,0 +1,1 @@
+"""Frontends: ONNX, PyTorch and TFLite importers into the tinyc IR."""
