@@ -1,0 +1,264 @@
+"""The ``tinyc`` command line: a thin layer over ``tinyc.api``.
+
+Errors a user can cause print as ``error: ...`` on stderr with no traceback
+and exit 1; a bad command line exits 2; an internal error exits 70 and says
+how to get the traceback (TINYC_DEBUG=1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tinyc import __version__
+from tinyc.errors import InputError, TinycError
+
+EXAMPLES = """\
+examples:
+  tinyc ir model.onnx                         print the IR
+  tinyc run model.onnx --input x.npy --output y.npy
+  tinyc analyze model.onnx --target stm32h7   per-layer table and memory plan
+  tinyc compile model.onnx --target stm32h7 -o build/
+  tinyc targets                               list the boards tinyc knows
+"""
+
+
+def _parse_shape_arg(items: Sequence[str] | None) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+    for item in items or []:
+        name, sep, dims = item.rpartition("=")
+        if not sep:
+            name, dims = "", item
+        try:
+            shape = tuple(int(d) for d in dims.lower().replace(",", "x").split("x") if d)
+            if not shape or any(d <= 0 for d in shape):
+                raise ValueError
+        except ValueError:
+            raise InputError(f"bad --input-shape {item!r}", hint="write it as NAME=1x49x10x1 (positive integers joined by x)") from None
+        shapes[name] = shape
+    return shapes
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="model file (.onnx)")
+    p.add_argument("--input-shape", action="append", metavar="NAME=DIMS", help="fix an input's shape, e.g. input_1=1x49x10x1 (repeatable)")
+
+
+def _add_pass_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("pass pipeline debugging")
+    g.add_argument("--print-ir-after-all", action="store_true", help="print the IR after every pass (stderr)")
+    g.add_argument("--print-ir-after-change", action="store_true", help="print the IR after passes that changed it (stderr)")
+    g.add_argument("--verify-each", action="store_true", help="run the IR verifier after every pass")
+    g.add_argument("--time-passes", action="store_true", help="print per-pass timings (stderr)")
+
+
+def _pass_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from tinyc.passes import PassOptions
+
+    return PassOptions(
+        print_ir_after_all=args.print_ir_after_all,
+        print_ir_after_change=args.print_ir_after_change,
+        verify_each=args.verify_each,
+        time_passes=args.time_passes,
+        out=sys.stderr,
+    )
+
+
+def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from tinyc.api import load
+
+    shapes = _parse_shape_arg(args.input_shape)
+    if "" in shapes:
+        model = load(args.model)
+        if len(model.graph.inputs) != 1:
+            raise InputError("--input-shape without a name needs a single-input model", hint=f"name it: {model.input_names[0]}=...")
+        shapes = {model.graph.inputs[0].name: shapes.pop("")}
+    return load(args.model, input_shapes=shapes)
+
+
+def _read_inputs(path: str, input_names: list[str]) -> dict[str, np.ndarray]:
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"input file not found: {p}")
+    try:
+        if p.suffix == ".npz":
+            with np.load(p, allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}
+        arr = np.load(p, allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise InputError(f"cannot read {p}: {exc}", hint="give a .npy array or an .npz keyed by input name (pickled objects are refused)") from None
+    if len(input_names) != 1:
+        raise InputError(f"{p} holds one array but the model takes {input_names}", hint="use an .npz keyed by input name")
+    return {input_names[0]: arr}
+
+
+def _write_outputs(path: str, outputs: dict[str, np.ndarray]) -> None:
+    p = Path(path)
+    if p.suffix == ".npz":
+        np.savez(p, **outputs)
+    else:
+        if len(outputs) != 1:
+            raise InputError(f"the model has {len(outputs)} outputs", hint="write them to an .npz")
+        np.save(p, next(iter(outputs.values())))
+
+
+# -- commands -------------------------------------------------------------------
+
+
+def cmd_ir(args: argparse.Namespace) -> int:
+    model = _load(args)
+    if args.pipeline:
+        from tinyc.driver import prepare_graph
+
+        prepare_graph(model, target=args.target, pass_options=_pass_options(args))
+    sys.stdout.write(model.ir(elide_constants_over=None if args.full else 64))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from tinyc.api import run
+
+    model = _load(args)
+    inputs = _read_inputs(args.input, model.input_names)
+    outputs = run(model, inputs)
+    if args.output:
+        _write_outputs(args.output, outputs)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        np.set_printoptions(precision=5, suppress=True, threshold=64)
+        for name, arr in outputs.items():
+            print(f"{name}: {arr.dtype}{list(arr.shape)}")
+            print(arr)
+    return 0
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from tinyc.driver import analyze
+
+    model = _load(args)
+    result = analyze(model, target=args.target, pass_options=_pass_options(args), memory_plot=args.memory_plot)
+    if args.json:
+        json.dump(result.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(result.text() + "\n")
+    return 0
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    from tinyc.driver import CompileOptions, compile_model
+
+    model = _load(args)
+    opts = CompileOptions(target=args.target, target_file=args.target_file)
+    art = compile_model(model, output_dir=args.output, options=opts, pass_options=_pass_options(args))
+    print(f"wrote {len(art.files)} files to {art.output_dir}")
+    for f in art.files:
+        print(f"  {f}")
+    return 0
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from tinyc.targets import list_targets, load_target
+
+    if args.name:
+        t = load_target(args.name)
+        sys.stdout.write(t.describe() + "\n")
+        return 0
+    sys.stdout.write(list_targets_table(list_targets(), load_target) + "\n")
+    return 0
+
+
+def list_targets_table(names, load_target) -> str:  # type: ignore[no-untyped-def]
+    from tinyc.analysis import format_table
+
+    rows = []
+    for name in names:
+        t = load_target(name)
+        mems = ", ".join(f"{r.name} {r.size // 1024} KiB" for r in t.regions)
+        rows.append([t.name, t.backend, getattr(t, "description", ""), mems])
+    return format_table(rows, ["target", "backend", "description", "memories"], "llll")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tinyc",
+        description="tinyc compiles neural networks (ONNX, PyTorch) into C and models for microcontrollers and edge accelerators.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"tinyc {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("ir", help="print the model's IR", description="Print the model's IR in tinyc's textual form.")
+    _add_model_args(p)
+    p.add_argument("--full", action="store_true", help="print every constant in full (round-trippable)")
+    p.add_argument("--pipeline", action="store_true", help="run the target's pass pipeline first")
+    p.add_argument("--target", default="stm32h7", help="target whose pipeline --pipeline runs (default stm32h7)")
+    _add_pass_args(p)
+    p.set_defaults(fn=cmd_ir)
+
+    p = sub.add_parser("run", help="run the reference interpreter", description="Run the model in tinyc's NumPy reference interpreter.")
+    _add_model_args(p)
+    p.add_argument("--input", required=True, help=".npy (single input) or .npz keyed by input name")
+    p.add_argument("--output", help="write outputs to .npy (single output) or .npz")
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("analyze", help="per-layer table, totals, memory plan", description="Per-layer shapes, parameters and MACs; with --target, the memory plan.")
+    _add_model_args(p)
+    p.add_argument("--target", help="plan memory for this target (see `tinyc targets`)")
+    p.add_argument("--json", action="store_true", help="machine-readable output (schema in docs/memory.md)")
+    p.add_argument("--memory-plot", metavar="PNG", help="draw the memory plan (needs --target)")
+    _add_pass_args(p)
+    p.set_defaults(fn=cmd_analyze)
+
+    p = sub.add_parser("compile", help="compile for a target", description="Compile the model for a target into an output folder.")
+    _add_model_args(p)
+    p.add_argument("--target", default=None, help="target name (see `tinyc targets`); default stm32h7")
+    p.add_argument("--target-file", help="a board description TOML of your own")
+    p.add_argument("-o", "--output", required=True, help="output folder (replaced atomically)")
+    _add_pass_args(p)
+    p.set_defaults(fn=cmd_compile)
+
+    p = sub.add_parser("targets", help="list the known targets", description="List the targets (boards) and their memories.")
+    p.add_argument("name", nargs="?", help="show one target in detail")
+    p.set_defaults(fn=cmd_targets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING if args.verbose == 0 else logging.INFO if args.verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    if not getattr(args, "fn", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.fn(args))
+    except TinycError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug in tinyc: say so, briefly
+        if os.environ.get("TINYC_DEBUG"):
+            traceback.print_exc()
+        print(f"internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("  this is a bug in tinyc; rerun with TINYC_DEBUG=1 for the traceback and report it", file=sys.stderr)
+        return 70
+
+
+if __name__ == "__main__":
+    sys.exit(main())
