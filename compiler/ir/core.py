@@ -211,7 +211,8 @@ class Graph:
 
     def add_const(self, name: str, data: np.ndarray, quant: QuantParams | None = None) -> Value:
         """A constant value; ``name`` is made unique if taken."""
-        arr = np.ascontiguousarray(data)
+        # ascontiguousarray turns 0-d arrays into 1-d ones; keep scalars scalar.
+        arr = np.ascontiguousarray(data).reshape(np.shape(data))
         v = Value(self.unique_name(name), TensorType.of_array(arr, quant), const=arr)
         self.constants.append(v)
         return v
