@@ -163,6 +163,9 @@ def import_model(
             inputs.append(env[name])
         while inputs and inputs[-1] is None:
             inputs.pop()
+        if getattr(op, "needs_onnx_output_count", False):
+            # Ops like Split (before opset 18) learn their part count from the node's outputs only.
+            attrs["_num_outputs"] = len(node.output)
         try:
             ir_attrs, ir_inputs = op.import_onnx(attrs, inputs, opset)
             out_types = op.infer(ir_attrs, ir_inputs)
@@ -177,7 +180,9 @@ def import_model(
             used = {i for n in og.node for i in n.input} | {o.name for o in og.output}
             if any(o in used for o in extra):
                 raise UnsupportedOpError(f"optional output(s) {extra} of {node.op_type} are not supported", where=where)
-        if all(v is None or v.is_const for v in ir_inputs) and _foldable(op.name):
+        # Shape and Size read only the static type of their input: they fold even when it is not constant.
+        type_only = op.name in _TYPE_ONLY_OPS
+        if (type_only or all(v is None or v.is_const for v in ir_inputs)) and _foldable(op.name):
             arrays = [None if v is None else v.const for v in ir_inputs]
             ctx = EvalContext([None if v is None else v.type for v in ir_inputs], out_types, node.name)
             results = op.evaluate(ir_attrs, arrays, ctx)
@@ -197,6 +202,10 @@ def import_model(
         graph.outputs.append(env[vo.name])
     graph.prune_constants()
     return graph
+
+
+# Ops whose output depends only on their inputs' static types, never on the data.
+_TYPE_ONLY_OPS = ("Shape", "Size")
 
 
 def _foldable(op_name: str) -> bool:
