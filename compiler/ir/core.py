@@ -271,6 +271,14 @@ class Graph:
         old.replace_all_uses_with(new)
         self.outputs = [new if v is old else v for v in self.outputs]
 
+    def rename_value(self, v: Value, name: str) -> None:
+        """Give ``v`` the (free) name ``name``; passes use it to keep value names stable."""
+        if name == v.name:
+            return
+        self._claim(name)
+        self._names.discard(v.name)
+        v.name = name
+
     def set_order(self, nodes: Sequence[Node]) -> None:
         if set(map(id, nodes)) != set(map(id, self._nodes)) or len(nodes) != len(self._nodes):
             raise ValueError("set_order needs a permutation of the graph's nodes")
