@@ -53,10 +53,13 @@ def make_model(
     feeds: Mapping[str, np.ndarray] | None = None,
     input_types: Mapping[str, tuple[np.dtype | type, Sequence[int]]] | None = None,
     ir_version: int = 8,
+    check: bool = True,
 ) -> onnx.ModelProto:
     """A checked model of one ``op_type`` node with the given inputs, attributes and opset.
 
-    Outputs are named ``y0``, ``y1``, ...; their types come from ONNX shape inference.
+    Outputs are named ``y0``, ``y1``, ...; their types come from ONNX shape
+    inference. ``check=False`` skips shape inference and the ONNX checker (to
+    build malformed models for error tests); outputs are then typed float.
     """
     feeds = dict(feeds or {})
     input_types = dict(input_types or {})
@@ -93,6 +96,10 @@ def make_model(
         initializer=inits,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=ir_version)
+    if not check:
+        del model.graph.output[:]
+        model.graph.output.extend(helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, None) for o in outs)
+        return model
     inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
     known = {vi.name: vi for vi in list(inferred.graph.value_info) + list(inferred.graph.output)}
     del model.graph.output[:]
