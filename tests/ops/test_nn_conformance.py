@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import onnx
 import pytest
 from onnx_helpers import Feed, make_model, run_single_op_onnx
 from tinyc.errors import TinycError
@@ -381,8 +382,7 @@ def test_conv_auto_pad_resolved_to_pads() -> None:
 
 
 def _macs(graph) -> int:
-    node = graph.nodes[0]
-    return node.op.macs(node.attrs, [v.type if v is not None else None for v in node.inputs], [o.type for o in node.outputs])
+    return _macs_of(graph.nodes[0])
 
 
 def test_macs_hand_counted() -> None:
@@ -489,3 +489,29 @@ def test_all_cases_have_distinct_seeds() -> None:
     """Guard against accidentally comparing all-equal inputs: random tensors differ between seeds."""
     assert not np.allclose(rand(0, 8), rand(1, 8))
     assert math.isfinite(float(rand(0, 8).sum()))
+
+
+# -- whole real models (skipped when ../shared/models is absent) ------------------------------------
+
+
+@pytest.mark.parametrize("fixture,shape", [("kws_float", (1, 49, 10, 1)), ("ad_float", (1, 640))])
+def test_real_model_matches_onnxruntime(fixture: str, shape, request: pytest.FixtureRequest) -> None:
+    from onnx_helpers import run_ort
+    from tinyc.frontends.onnx import load_onnx
+    from tinyc.interpreter import run_graph
+    from tinyc.ir import verify
+
+    path = request.getfixturevalue(fixture)
+    graph = load_onnx(path)
+    verify(graph, where="import")
+    x = rand(0, *shape)
+    ours = next(iter(run_graph(graph, {graph.inputs[0].name: x}).values()))
+    model = onnx.load(str(path))
+    ref = run_ort(model, {model.graph.input[0].name: x})[0]
+    np.testing.assert_allclose(ours, ref, rtol=RTOL, atol=ATOL)
+    total = sum(_macs_of(n) for n in graph.nodes)
+    assert total > 0
+
+
+def _macs_of(node) -> int:
+    return node.op.macs(node.attrs, [v.type if v is not None else None for v in node.inputs], [o.type for o in node.outputs])

@@ -252,16 +252,18 @@ class ConvTranspose(OpDef):
         xg = x.astype(np.float64).reshape(n, g, c // g, *in_sp)
         wg = w.astype(np.float64).reshape(g, c // g, mg, *kernel)
         letters = "ijklpq"[:nsp]
+        lead: tuple[Any, ...] = (slice(None),) * 3
         for tap in itertools.product(*(range(k) for k in kernel)):
-            contrib = np.einsum(f"Ngc{letters},gcm->Ngm{letters}", xg, wg[(slice(None), slice(None), slice(None), *tap)], optimize=True)
+            w_tap: np.ndarray = wg[lead + tuple(tap)]
+            contrib = np.einsum(f"Ngc{letters},gcm->Ngm{letters}", xg, w_tap, optimize=True)
             dst = tuple(
                 slice(tap[i] * dilations[i], tap[i] * dilations[i] + strides[i] * (in_sp[i] - 1) + 1, strides[i]) for i in range(nsp)
             )
-            acc[(slice(None), slice(None), slice(None), *dst)] += contrib
+            acc[lead + dst] += contrib
         acc = acc.reshape(n, g * mg, *full)
         out_sp = ctx.out_types[0].shape[2:]
         crop = tuple(slice(pads[i], pads[i] + out_sp[i]) for i in range(nsp))
-        y = acc[(slice(None), slice(None), *crop)]
+        y = acc[(slice(None), slice(None)) + crop]
         if b is not None:
             y = y + b.astype(np.float64).reshape(g * mg, *([1] * nsp))
         return [y.astype(ctx.out_types[0].dtype.numpy)]
