@@ -151,6 +151,7 @@ class Where(OpDef):
     def evaluate(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
         reject_quantized(self.name, ctx)
         c, x, y = args
+        assert c is not None and x is not None and y is not None
         return [np.where(c, x, y).astype(ctx.out_types[0].dtype.numpy)]
 
 

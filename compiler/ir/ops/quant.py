@@ -56,7 +56,7 @@ def _params(
 
 
 def _shaped(values: Sequence[float] | Sequence[int], axis: int | None, rank: int, dtype: type) -> np.ndarray:
-    arr = np.asarray(values, dtype=dtype)
+    arr: np.ndarray = np.asarray(values, dtype=dtype)
     if axis is None:
         return arr.reshape(())
     shape = [1] * rank

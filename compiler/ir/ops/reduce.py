@@ -30,7 +30,7 @@ class ReduceOp(OpDef):
     # Opset from which axes is an input (and noop_with_empty_axes exists).
     axes_input_since: ClassVar[int] = 18
     # Reduction over a float64 (or integer) array along a tuple of axes, keepdims=True.
-    fn: ClassVar[Callable[[np.ndarray, Ints], np.ndarray]]
+    fn: ClassVar[Callable[..., Any]]
 
     @dataclass(frozen=True)
     class Attrs:
@@ -164,7 +164,7 @@ class ArgOp(OpDef):
     input_names = ("data",)
     output_names = ("reduced",)
     category = "reduce"
-    pick: ClassVar[Callable[..., np.ndarray]]
+    pick: ClassVar[Callable[..., Any]]
 
     @dataclass(frozen=True)
     class Attrs:
