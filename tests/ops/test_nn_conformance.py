@@ -449,6 +449,7 @@ MALFORMED = [
     ("Conv", [("x", Feed(X4)), ("w", rand(2, 4, 4, 9, 9))], {}),
     ("ConvTranspose", [("x", Feed(X4)), ("w", W4)], {"output_padding": [1]}),
     ("ConvTranspose", [("x", Feed(X4)), ("w", W4)], {"output_shape": [0, 5]}),
+    ("ConvTranspose", [("x", Feed(X4)), ("w", W4)], {"output_shape": [11, 10]}),
     ("Gemm", [("a", Feed(rand(0, 3, 4))), ("b", rand(1, 4, 5))], {"transA": 2}),
     ("Gemm", [("a", Feed(rand(0, 3, 4))), ("b", rand(1, 5, 4))], {}),
     ("MatMul", [("a", Feed(rand(0, 3, 4))), ("b", rand(1, 5, 4))], {}),

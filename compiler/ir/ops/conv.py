@@ -192,19 +192,19 @@ class ConvTranspose(OpDef):
         if output_shape is not None:
             if len(output_shape) != nsp or any(o < 1 for o in output_shape):
                 raise UnsupportedOpError(f"{op}: output_shape {list(output_shape)} must give {nsp} positive spatial sizes")
+            if any(o > n for o, n in zip(output_shape, natural, strict=True)):
+                raise UnsupportedOpError(
+                    f"{op}: output_shape {list(output_shape)} is larger than the {natural} these strides and kernels produce",
+                    hint="lower output_shape or give output_padding",
+                )
             begin, end = [], []
-            out_pad = list(out_pad)
             for i in range(nsp):
                 total = natural[i] - output_shape[i]
-                if total < 0:  # a larger output than the kernel reaches: zeros at the end
-                    out_pad[i] += -total
-                    total = 0
                 small, big = total // 2, total - total // 2
                 head, tail = (small, big) if auto_pad == "SAME_UPPER" else (big, small)
                 begin.append(head)
                 end.append(tail)
             pads: Ints = tuple(begin + end)
-            out_pad = tuple(out_pad)
         elif auto_pad == "VALID":
             pads = (0,) * (2 * nsp)
         else:
