@@ -102,6 +102,8 @@ class Split(OpDef):
                 need(n_out >= 1, self.name, "cannot tell how many parts to split into")
                 need(dim % n_out == 0, self.name, f"axis {axis} of size {dim} does not split evenly into {n_out} parts")
                 split = (dim // n_out,) * n_out
+        if n_out:
+            need(len(split) == n_out, self.name, f"{len(split)} parts for {n_out} outputs")
         return self.Attrs(split=split, axis=axis), inputs[:1]
 
     def infer(self, attrs: Any, inputs: Sequence[Value | None]) -> list[TensorType]:

@@ -159,6 +159,10 @@ class Where(OpDef):
 
 
 def _cast(x: np.ndarray, to: DType) -> np.ndarray:
+    # ONNX casts like C: float to integer truncates toward zero, integer to a narrower
+    # integer wraps, anything to bool is "!= 0". Its 'saturate' only concerns float8
+    # targets; out-of-range float to integer is left undefined by ONNX, and NumPy's
+    # cast gives what onnxruntime gives on x86 (both use the platform's conversion).
     if to is DType.BOOL:
         return x != 0
     with np.errstate(invalid="ignore", over="ignore"):

@@ -417,7 +417,11 @@ class ConstantOfShape(OpDef):
         if "value" in onnx_attrs:
             arr = np.asarray(onnx_attrs["value"])
             need(arr.size == 1, self.name, "value must hold one element")
-            value, dtype = float(arr.reshape(-1)[0]), DType.from_numpy(arr.dtype)
+            try:
+                dtype = DType.from_numpy(arr.dtype)
+            except ValueError:
+                raise UnsupportedOpError(f"{self.name}: value type {arr.dtype} is not supported") from None
+            value = float(arr.reshape(-1)[0])
         return self.Attrs(shape=shape, value=value, dtype=dtype), []
 
     def infer(self, attrs: Any, inputs: Sequence[Value | None]) -> list[TensorType]:
