@@ -369,6 +369,33 @@ def test_resize_attrs_resolved() -> None:
     assert node.attrs.mode.value == "linear"
 
 
+# -- the newest opset tinyc reads ---------------------------------------------------------------
+
+LATEST = [
+    ("Conv", [("x", rand(0, 1, 3, 8, 8)), ("w", rand(1, 4, 3, 3, 3))], {"pads": [1, 1, 1, 1]}),
+    ("ConvTranspose", [("x", rand(0, 1, 3, 8, 8)), ("w", rand(1, 3, 4, 3, 3))], {"strides": [2, 2]}),
+    ("MaxPool", [("x", rand(0, 1, 3, 8, 8))], {"kernel_shape": [3, 3], "ceil_mode": 1, "strides": [2, 2]}),
+    ("AveragePool", [("x", rand(0, 1, 3, 8, 8))], {"kernel_shape": [3, 3], "strides": [2, 2], "dilations": [2, 2]}),
+    ("GlobalAveragePool", [("x", rand(0, 1, 3, 4, 4))], {}),
+    ("Resize", [("x", rand(0, 1, 3, 8, 8)), ("", None), ("scales", np.array([1, 1, 2, 2], np.float32))], {"mode": "linear"}),
+    ("Softmax", [("x", rand(0, 2, 3))], {}),
+    ("LogSoftmax", [("x", rand(0, 2, 3))], {}),
+    ("Gemm", [("x", rand(0, 2, 3)), ("w", rand(1, 3, 4))], {}),
+    ("MatMul", [("x", rand(0, 2, 3)), ("w", rand(1, 3, 4))], {}),
+    ("Einsum", [("x", rand(0, 2, 3))], {"equation": "ij->ji"}),
+    ("LayerNormalization", [("x", rand(0, 2, 3)), ("s", rand(1, 3))], {}),
+    ("BatchNormalization", [("x", rand(0, 2, 3)), ("s", rand(1, 3)), ("b", rand(2, 3)), ("m", rand(3, 3)), ("v", np.abs(rand(4, 3)))], {}),
+]
+
+
+@pytest.mark.parametrize("opset", [20, 21])
+@pytest.mark.parametrize("case", range(len(LATEST)))
+def test_latest_opsets(case: int, opset: int) -> None:
+    op, inputs, attrs = LATEST[case]
+    inputs = [(name, Feed(v) if i == 0 else v) for i, (name, v) in enumerate(inputs)]
+    check(op, inputs, attrs, opset=opset)
+
+
 # -- resolved attributes, MACs ---------------------------------------------------------------
 
 
