@@ -212,7 +212,8 @@ def build_model(
     onnx.save(to_onnx(params), str(model_path))
     for split in ("eval", "calib"):
         raw, pos = data[split]
-        np.savez(out / f"{split}.npz", **{INPUT_NAME: preprocess(raw), "raw_ut": raw, OUTPUT_NAME: pos})
+        # keys: INPUT_NAME, "raw_ut", OUTPUT_NAME
+        np.savez(out / f"{split}.npz", magnetometers=preprocess(raw), raw_ut=raw, position=pos)
 
     raw_eval, pos_eval = data["eval"]
     predicted = run_onnxruntime(model_path, preprocess(raw_eval))

@@ -71,7 +71,9 @@ def _with_running_stats(cnn: SmallCNN) -> SmallCNN:
 
 def test_mlp_matches_pytorch_and_keeps_names() -> None:
     torch.manual_seed(0)
-    mlp = torch.nn.Sequential(torch.nn.Linear(48, 50), torch.nn.ReLU(), torch.nn.Linear(50, 50), torch.nn.ReLU(), torch.nn.Linear(50, 3))
+    mlp = torch.nn.Sequential(
+        torch.nn.Linear(48, 50), torch.nn.ReLU(), torch.nn.Linear(50, 50), torch.nn.ReLU(), torch.nn.Linear(50, 3)
+    )
     graph = _check(mlp, torch.randn(1, 48), input_names=["magnetometers"], output_names=["position"])
     assert [v.name for v in graph.inputs] == ["magnetometers"]
     assert [v.name for v in graph.outputs] == ["position"]
@@ -115,7 +117,9 @@ def test_training_mode_module_is_exported_in_eval_mode_and_restored() -> None:
     graph = from_module(model, x)
     assert model.training  # put back
     model.eval()
-    np.testing.assert_allclose(run_graph(graph, {graph.inputs[0].name: x.numpy()})[graph.outputs[0].name], model(x).detach().numpy(), atol=1e-5)
+    np.testing.assert_allclose(
+        run_graph(graph, {graph.inputs[0].name: x.numpy()})[graph.outputs[0].name], model(x).detach().numpy(), atol=1e-5
+    )
 
 
 def test_numpy_example_inputs_are_accepted() -> None:
