@@ -132,8 +132,7 @@ def resolve_pads(
     if auto_pad == "VALID":
         return (0,) * (2 * nsp)
     if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        if len(kernel) != nsp or len(strides) != nsp or len(dilations) != nsp or min(kernel + strides + dilations, default=1) < 1:
-            check_geometry(op, nsp, kernel, strides, dilations, (0,) * (2 * nsp))
+        check_geometry(op, nsp, kernel, strides, dilations, (0,) * (2 * nsp))
         return same_pads(in_sp, kernel, strides, dilations, auto_pad == "SAME_UPPER")
     raise UnsupportedOpError(f"{op}: auto_pad={auto_pad!r} is not supported", hint="use NOTSET, VALID, SAME_UPPER or SAME_LOWER")
 

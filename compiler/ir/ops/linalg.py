@@ -139,8 +139,8 @@ def parse_einsum(equation: str, shapes: Sequence[tuple[int, ...]]) -> tuple[list
     """Expand ``...`` and check an einsum equation against operand shapes.
 
     Returns per-operand label strings, the output labels and each label's size.
-    Ellipsis dimensions get the labels of unused upper-case letters... taken
-    from a private range so they cannot clash with the user's labels.
+    Broadcast (``...``) dimensions are given letters the equation does not use,
+    so they cannot clash with the user's labels.
     """
     eq = equation.replace(" ", "")
     lhs, arrow, rhs = eq.partition("->")
