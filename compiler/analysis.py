@@ -61,7 +61,9 @@ def _weight_leaves(v: Value, derived: set[int], seen: set[int]) -> list[Value]:
     if node is None or id(v) not in derived:
         return []
     out: list[Value] = []
-    for i in node.inputs:
+    # through (de)quantization only the data counts; scales and zero points are metadata
+    ins = node.inputs[:1] if node.op.name in ("DequantizeLinear", "QuantizeLinear") else node.inputs
+    for i in ins:
         if i is not None:
             out.extend(_weight_leaves(i, derived, seen))
     return out
@@ -84,10 +86,8 @@ def analyze_graph(graph: Graph, model_name: str = "") -> GraphAnalysis:
                 if id(leaf) in counted:
                     continue
                 counted.add(id(leaf))
-                # scales / zero points of quantized weights are metadata, not parameters
-                if leaf.type.numel > 1 or node.op.category in ("conv", "linalg", "normalization"):
-                    params += leaf.type.numel
-                    pbytes += leaf.type.nbytes
+                params += leaf.type.numel
+                pbytes += leaf.type.nbytes
         macs = node.op.macs(node.attrs, [None if v is None else v.type for v in node.inputs], [o.type for o in node.outputs])
         row = LayerRow(
             index=idx,
