@@ -345,3 +345,41 @@ class GatherElements(OpDef):
         idx = np.where(idx < 0, idx + data.shape[attrs.axis], idx)
         return [np.take_along_axis(data, idx, axis=attrs.axis)]
 
+
+
+@register
+class Trilu(OpDef):
+    """Keep the upper (or lower) triangle of the last two axes, shifted by k diagonals; the rest becomes 0."""
+
+    onnx_op = "Trilu"
+    category = "shape"
+    input_names = ("input",)
+    output_names = ("output",)
+
+    @dataclass(frozen=True)
+    class Attrs:
+        upper: bool = True
+        k: int = 0
+
+    def import_onnx(self, onnx_attrs: dict[str, Any], inputs: list[Value | None], opset: int) -> tuple[Any, list[Value | None]]:
+        reject_unknown(self, onnx_attrs, ["upper"])
+        k = const_ints(inputs[1], self.name, "k")[0] if len(inputs) > 1 and inputs[1] is not None else 0
+        return self.Attrs(upper=bool(onnx_attrs.get("upper", 1)), k=k), inputs[:1]
+
+    def infer(self, attrs: Any, inputs: Sequence[Value | None]) -> list[TensorType]:
+        x = present(inputs[:1], self.name)[0]
+        need(x.type.rank >= 2, self.name, f"needs rank 2 or more, got {x.type.rank}")
+        return [x.type]
+
+    def evaluate(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
+        x = args[0]
+        assert x is not None
+        fill = x.copy()
+        fill[...] = 0
+        q = ctx.in_types[0].quant if ctx.in_types[0] is not None else None
+        if q is not None and q.axis is None:
+            fill[...] = q.zero_point[0]  # a quantized zero is its zero point
+        rows, cols = x.shape[-2], x.shape[-1]
+        j_minus_i = np.arange(cols)[None, :] - np.arange(rows)[:, None]
+        keep = j_minus_i >= attrs.k if attrs.upper else j_minus_i <= attrs.k
+        return [np.where(keep, x, fill)]

@@ -17,7 +17,7 @@ from tinyc.ir.core import Value
 from tinyc.ir.dtypes import DType
 from tinyc.ir.opdef import EvalContext, OpDef, attrs_from_dict, need, norm_axis, register
 from tinyc.ir.ops._base import present, reject_quantized
-from tinyc.ir.ops.shape import Ints, axes_arg, norm_axes, reject_unknown
+from tinyc.ir.ops.shape import Ints, axes_arg, const_ints, norm_axes, reject_unknown
 from tinyc.ir.types import TensorType
 
 
@@ -209,3 +209,88 @@ class ArgMin(ArgOp):
 
     onnx_op = "ArgMin"
     pick = staticmethod(np.argmin)
+
+
+@register
+class CumSum(OpDef):
+    """Running sum along an axis (optionally exclusive and/or from the end); the axis is an attribute."""
+
+    onnx_op = "CumSum"
+    category = "reduce"
+    input_names = ("x",)
+    output_names = ("y",)
+
+    @dataclass(frozen=True)
+    class Attrs:
+        axis: int = 0
+        exclusive: bool = False
+        reverse: bool = False
+
+    def import_onnx(self, onnx_attrs: dict[str, Any], inputs: list[Value | None], opset: int) -> tuple[Any, list[Value | None]]:
+        reject_unknown(self, onnx_attrs, ["exclusive", "reverse"])
+        x = present(inputs[:1], self.name)[0]
+        need(len(inputs) > 1, self.name, "needs an axis input")
+        axis = norm_axis(self.name, const_ints(inputs[1], self.name, "axis")[0], x.type.rank)
+        return self.Attrs(axis, bool(onnx_attrs.get("exclusive", 0)), bool(onnx_attrs.get("reverse", 0))), inputs[:1]
+
+    def infer(self, attrs: Any, inputs: Sequence[Value | None]) -> list[TensorType]:
+        x = present(inputs[:1], self.name)[0]
+        norm_axis(self.name, attrs.axis, x.type.rank)
+        return [TensorType(x.type.dtype, x.type.shape)]
+
+    def evaluate(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
+        reject_quantized(self.name, ctx)
+        x = args[0]
+        assert x is not None
+        axis = norm_axis(self.name, attrs.axis, x.ndim)
+        wide = x.astype(np.float64) if x.dtype.kind == "f" else x
+        if attrs.reverse:
+            wide = np.flip(wide, axis)
+        out = np.cumsum(wide, axis=axis)
+        if attrs.exclusive:
+            out = out - wide
+        if attrs.reverse:
+            out = np.flip(out, axis)
+        return [out.astype(x.dtype)]
+
+
+@register
+class TopK(OpDef):
+    """The k largest (or smallest) entries along an axis and their indices, sorted; ties keep the lower index first."""
+
+    onnx_op = "TopK"
+    category = "reduce"
+    input_names = ("X",)
+    output_names = ("Values", "Indices")
+
+    @dataclass(frozen=True)
+    class Attrs:
+        k: int = 1
+        axis: int = -1
+        largest: bool = True
+        sorted: bool = True
+
+    def import_onnx(self, onnx_attrs: dict[str, Any], inputs: list[Value | None], opset: int) -> tuple[Any, list[Value | None]]:
+        reject_unknown(self, onnx_attrs, ["axis", "largest", "sorted"])
+        x = present(inputs[:1], self.name)[0]
+        need(len(inputs) > 1, self.name, "needs a K input")
+        k = const_ints(inputs[1], self.name, "K")[0]
+        axis = norm_axis(self.name, int(onnx_attrs.get("axis", -1)), x.type.rank)
+        # Unsorted results come out sorted: ONNX leaves their order free.
+        return self.Attrs(k, axis, bool(onnx_attrs.get("largest", 1)), True), inputs[:1]
+
+    def infer(self, attrs: Any, inputs: Sequence[Value | None]) -> list[TensorType]:
+        x = present(inputs[:1], self.name)[0]
+        axis = norm_axis(self.name, attrs.axis, x.type.rank)
+        need(0 <= attrs.k <= x.type.shape[axis], self.name, f"k={attrs.k} for axis {axis} of size {x.type.shape[axis]}")
+        shape = x.type.shape[:axis] + (attrs.k,) + x.type.shape[axis + 1 :]
+        return [TensorType(x.type.dtype, shape, x.type.quant), TensorType(DType.I64, shape)]
+
+    def evaluate(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
+        x = args[0]
+        assert x is not None
+        axis = norm_axis(self.name, attrs.axis, x.ndim)
+        key = -x.astype(np.float64) if attrs.largest else x.astype(np.float64)
+        order = np.argsort(key, axis=axis, kind="stable")
+        idx = np.take(order, np.arange(attrs.k), axis=axis)
+        return [np.take_along_axis(x, idx, axis=axis), idx.astype(np.int64)]
