@@ -19,6 +19,7 @@ from typing import Any
 
 import lark
 import numpy as np
+
 from tinyc.errors import IRParseError, TinycError
 from tinyc.ir import ops as _ops  # noqa: F401  (fills the op registry)
 from tinyc.ir.core import UNKNOWN_LOC, Graph, Loc, Value
@@ -257,12 +258,12 @@ class _Builder:
             what = exc.what if isinstance(exc, TinycError) else f"{type(exc).__name__}: {exc}"
             raise self.error(f"type inference of {op.name} failed: {what}", op_tok) from None
         if len(inferred) != len(out_names):
-            raise self.error(f"{op.name} here has {len(inferred)} results, {len(out_names)} names given", results)
+            raise self.error(f"{op.name} here has {len(inferred)} result(s), {len(out_names)} name(s) given", results)
         types = inferred
         if types_tree is not None:
             types = [self.type(tt) for tt in types_tree.children]
             if len(types) != len(out_names):
-                raise self.error(f"{len(out_names)} results but {len(types)} types", types_tree)
+                raise self.error(f"{len(out_names)} result name(s) but {len(types)} type(s)", types_tree)
             for tt, given, want in zip(types_tree.children, types, inferred, strict=True):
                 if given.dtype != want.dtype or given.shape != want.shape:
                     raise self.error(f"type {format_type(given)} does not match the inferred {format_type(want)}", tt)
@@ -408,12 +409,15 @@ def _parse_one(chunk: str, first_line: int, source: str) -> Graph:
     return _Builder(source, padded).build(tree)
 
 
-def parse_graphs(text: str, *, source: str = "<ir>") -> list[Graph]:
-    """All graphs in a text whose graphs are separated by ``// -----`` lines."""
-    return [_parse_one(chunk, line, source) for line, chunk in split_graphs(text)]
+def parse_graphs(text: str, *, source: str = "<ir>", line: int = 1) -> list[Graph]:
+    """All graphs in a text whose graphs are separated by ``// -----`` lines.
+
+    ``source`` and ``line`` (the line number of the text's first line) place error messages.
+    """
+    return [_parse_one(chunk, first + line - 1, source) for first, chunk in split_graphs(text)]
 
 
-def parse_graph(text: str, *, source: str = "<ir>") -> Graph:
+def parse_graph(text: str, *, source: str = "<ir>", line: int = 1) -> Graph:
     """One graph from its text (as written by ``print_graph``)."""
     chunks = split_graphs(text)
     if len(chunks) != 1:
@@ -422,5 +426,5 @@ def parse_graph(text: str, *, source: str = "<ir>") -> Graph:
             where=source,
             hint="use parse_graphs for texts with several graphs",
         )
-    line, chunk = chunks[0]
-    return _parse_one(chunk, line, source)
+    first, chunk = chunks[0]
+    return _parse_one(chunk, first + line - 1, source)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
 from tinyc.ir.core import Graph, Loc, Node, Value
 from tinyc.ir.dtypes import DType
 from tinyc.ir.opdef import attr_fields, coerce_attr
