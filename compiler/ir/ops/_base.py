@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+
 from tinyc.errors import UnsupportedOpError
 from tinyc.ir.core import Value
 from tinyc.ir.dtypes import DType

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from tinyc.errors import UnsupportedOpError
 from tinyc.ir.core import Value
 from tinyc.ir.opdef import attrs_from_dict, broadcast_shapes, const_of, need, register

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from tinyc.ir.core import Value
 from tinyc.ir.opdef import EvalContext, OpDef, attrs_from_dict, const_of, need, norm_axis, register
 from tinyc.ir.ops._base import moved_quant, present

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from tinyc.errors import UnsupportedOpError
 from tinyc.ir.core import Value
 from tinyc.ir.dtypes import DType

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+
 from tinyc.ir.core import Value
 from tinyc.ir.dtypes import DType
 from tinyc.ir.opdef import EvalContext, OpDef, attrs_from_dict, need, norm_axis, register
