@@ -185,7 +185,8 @@ def load_golden(path: str | Path) -> list[GoldenCase]:
     cases: list[GoldenCase] = []
     for first, chunk in split_graphs(path.read_text(encoding="utf-8")):
         lines = chunk.split("\n")
-        case = GoldenCase(str(path), first, "", first)
+        start = next((first + i for i, x in enumerate(lines) if x.strip() and not x.strip().startswith("//")), first)
+        case = GoldenCase(str(path), start, "", first)
         inp: list[str] = []
         exp: list[str] | None = None
         for i, line in enumerate(lines):
