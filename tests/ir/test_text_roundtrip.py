@@ -448,3 +448,17 @@ def test_the_generator_covers_many_ops() -> None:
     # the property test is only as good as the ops it can build
     assert {"Add", "Relu", "LeakyRelu"} <= set(BUILDABLE)
     assert len(BUILDABLE) >= 0.8 * len(OPS)
+
+
+# -- real models -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fixture", ["kws_float", "ad_float"])
+def test_real_models_roundtrip(fixture: str, request: pytest.FixtureRequest) -> None:
+    from tinyc.frontends.onnx.importer import load_onnx
+
+    g = load_onnx(request.getfixturevalue(fixture))
+    g2 = roundtrip(g)
+    assert len(g2.nodes) == len(g.nodes) > 10
+    short = print_graph(g, elide_constants_over=64)
+    assert "dense<elided" in short and len(short) < len(print_graph(g))
