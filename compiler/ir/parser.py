@@ -65,6 +65,11 @@ def _lark() -> lark.Lark:
     return lark.Lark(grammar, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=False)
 
 
+def _ch(tree: Any) -> list[Any]:
+    """A parse tree's children (tokens or trees: the grammar says which)."""
+    return list(tree.children)
+
+
 def _unquote(text: str) -> str:
     return json.loads(text) if text.startswith('"') else text
 
@@ -112,12 +117,12 @@ class _Builder:
 
     # -- graph --------------------------------------------------------------
     def build(self, tree: _Tree) -> Graph:
-        gtree = tree.children[0]
-        gname_tok = gtree.children[0]
+        gtree = _ch(tree)[0]
+        gname_tok = _ch(gtree)[0]
         graph = Graph(self.name_of(gname_tok))
-        for child in gtree.children[1:]:
+        for child in _ch(gtree)[1:]:
             if child.data == "param":
-                tok, ttree = child.children
+                tok, ttree = _ch(child)
                 name = self.define(tok)
                 self.values[name] = graph.add_input(name, self.type(ttree))
             elif child.data == "const_stmt":
@@ -125,7 +130,7 @@ class _Builder:
             elif child.data == "node_stmt":
                 self.node_stmt(graph, child)
             elif child.data == "return_stmt":
-                graph.outputs = [self.use(tok) for tok in child.children]
+                graph.outputs = [self.use(tok) for tok in _ch(child)]
         try:
             verify(graph)
         except TinycError as exc:
@@ -134,15 +139,15 @@ class _Builder:
 
     # -- types --------------------------------------------------------------
     def type(self, tree: _Tree) -> TensorType:
-        dtok = tree.children[0]
+        dtok = _ch(tree)[0]
         try:
             dtype = DType(dtok.value)
         except ValueError:
             known = ", ".join(d.value for d in DType)
             raise self.error(f"unknown element type {dtok.value!r}", dtok, hint=f"known types: {known}") from None
-        dims = [int(t) for t in tree.children[1:] if isinstance(t, _Token)]
+        dims = [int(t) for t in _ch(tree)[1:] if isinstance(t, _Token)]
         quant = None
-        qtrees = [c for c in tree.children[1:] if isinstance(c, _Tree)]
+        qtrees = [c for c in _ch(tree)[1:] if isinstance(c, _Tree)]
         if qtrees:
             quant = self.quant(qtrees[0])
         try:
@@ -152,13 +157,13 @@ class _Builder:
 
     def quant(self, tree: _Tree) -> QuantParams:
         fields: dict[str, Any] = {}
-        for qf in tree.children:
-            key, qv = qf.children
+        for qf in _ch(tree):
+            key, qv = _ch(qf)
             if key.value not in ("scale", "zp", "axis"):
                 raise self.error(f"unknown quantization field {key.value!r}", key, hint="use scale=, zp= and (per axis) axis=")
             if key.value in fields:
                 raise self.error(f"quantization field {key.value!r} given twice", key)
-            fields[key.value] = (key, [t.value for t in qv.children], qv.data == "qlist")
+            fields[key.value] = (key, [t.value for t in _ch(qv)], qv.data == "qlist")
         if "scale" not in fields:
             raise self.error("quantization needs scale=", tree)
         axis = None
@@ -182,10 +187,10 @@ class _Builder:
 
     # -- constants ----------------------------------------------------------
     def const_stmt(self, graph: Graph, tree: _Tree) -> None:
-        results, ttree, dense = tree.children
-        if len(results.children) != 1:
-            raise self.error("a constant defines exactly one value", results.children[1])
-        tok = results.children[0]
+        results, ttree, dense = _ch(tree)
+        if len(_ch(results)) != 1:
+            raise self.error("a constant defines exactly one value", _ch(results)[1])
+        tok = _ch(results)[0]
         name = self.define(tok)
         t = self.type(ttree)
         arr = self.dense(dense, t, tok)
@@ -194,7 +199,7 @@ class _Builder:
         self.values[name] = v
 
     def dense(self, tree: _Tree, t: TensorType, name_tok: _Token) -> np.ndarray:
-        body = tree.children[0]
+        body = _ch(tree)[0]
         if isinstance(body, _Token) and body.type == "ELIDED":
             raise self.error(
                 f"constant {name_tok.value} was printed with its data elided ({body.value.strip()}), so this text cannot be parsed back",
@@ -209,7 +214,7 @@ class _Builder:
                 raise self.error(f"hex data has {len(data)} bytes, type {format_type(t)} needs {t.nbytes}", body)
             le = t.dtype.numpy.newbyteorder("<")
             return np.frombuffer(data, dtype=le).astype(t.dtype.numpy).reshape(t.shape)
-        toks = body.children if isinstance(body, _Tree) else [body]
+        toks = _ch(body) if isinstance(body, _Tree) else [body]
         try:
             flat = parse_elements([tk.value for tk in toks], t.dtype)
         except ValueError as exc:
@@ -222,8 +227,8 @@ class _Builder:
 
     # -- nodes --------------------------------------------------------------
     def node_stmt(self, graph: Graph, tree: _Tree) -> None:
-        results, op_tok, *rest = tree.children
-        out_names = [self.define(tok) for tok in results.children]
+        results, op_tok, *rest = _ch(tree)
+        out_names = [self.define(tok) for tok in _ch(results)]
         if len(set(out_names)) != len(out_names):
             raise self.error("a node defines the same value twice", results)
         op = OPS.get(op_tok.value)
@@ -237,16 +242,16 @@ class _Builder:
         loc = UNKNOWN_LOC
         for part in rest:
             if part.data == "operand":
-                tok = part.children[0]
+                tok = _ch(part)[0]
                 operands.append(None if tok.type == "HOLE" else self.use(tok))
             elif part.data == "attr_dict":
                 attrs_tree = part
             elif part.data == "type_list":
                 types_tree = part
             elif part.data == "name_clause":
-                node_name = self.string(part.children[0])
+                node_name = self.string(_ch(part)[0])
             elif part.data == "loc_clause":
-                loc = Loc(tuple(self.string(tk) for tk in part.children))
+                loc = Loc(tuple(self.string(tk) for tk in _ch(part)))
         n_in = len(operands)
         if n_in < op.min_inputs or (op.max_inputs is not None and n_in > op.max_inputs):
             want = f"{op.min_inputs}" if op.max_inputs == op.min_inputs else f"{op.min_inputs}..{op.max_inputs or 'n'}"
@@ -261,10 +266,10 @@ class _Builder:
             raise self.error(f"{op.name} here has {len(inferred)} result(s), {len(out_names)} name(s) given", results)
         types = inferred
         if types_tree is not None:
-            types = [self.type(tt) for tt in types_tree.children]
+            types = [self.type(tt) for tt in _ch(types_tree)]
             if len(types) != len(out_names):
                 raise self.error(f"{len(out_names)} result name(s) but {len(types)} type(s)", types_tree)
-            for tt, given, want in zip(types_tree.children, types, inferred, strict=True):
+            for tt, given, want in zip(_ch(types_tree), types, inferred, strict=True):
                 if given.dtype != want.dtype or given.shape != want.shape:
                     raise self.error(f"type {format_type(given)} does not match the inferred {format_type(want)}", tt)
                 if want.quant is not None and given.quant != want.quant:
@@ -278,8 +283,8 @@ class _Builder:
     def attrs(self, op: OpDef, tree: _Tree | None, op_tok: _Token) -> Any:
         fields = attr_fields(op.Attrs)
         kwargs: dict[str, Any] = {}
-        for attr in tree.children if tree is not None else []:
-            key, vtree = attr.children
+        for attr in _ch(tree) if tree is not None else []:
+            key, vtree = _ch(attr)
             if key.value not in fields:
                 raise self.error(f"{op.name} has no attribute {key.value!r}", key, hint=f"{op.name} takes: {', '.join(fields) or 'no attributes'}")
             if key.value in kwargs:
@@ -300,8 +305,8 @@ class _Builder:
     def attr_value(self, tree: _Tree) -> Any:
         kind = tree.data
         if kind == "list_":
-            return [self.attr_value(c) for c in tree.children]
-        tok = tree.children[0]
+            return [self.attr_value(c) for c in _ch(tree)]
+        tok = _ch(tree)[0]
         if kind == "int_":
             return int(tok.value)
         if kind == "float_":
@@ -388,7 +393,7 @@ def _syntax_error(exc: lark.exceptions.UnexpectedInput, source: str, lines: list
 def split_graphs(text: str) -> list[tuple[int, str]]:
     """Split text at ``// -----`` lines into (first line number, chunk) pairs; blank chunks are dropped."""
     chunks: list[tuple[int, str]] = []
-    start, cur = 1, []
+    start, cur = 1, list[str]()
     for i, line in enumerate(text.split("\n"), start=1):
         if line.strip() == SEPARATOR:
             chunks.append((start, "\n".join(cur)))
