@@ -56,6 +56,7 @@ _TOKEN_NAMES = {
     "EQUAL": "=",
     "LESSTHAN": "<",
     "MORETHAN": ">",
+    "$END": "the end of the text",
 }
 
 
@@ -391,7 +392,10 @@ def _syntax_error(exc: lark.exceptions.UnexpectedInput, source: str, lines: list
 
 
 def split_graphs(text: str) -> list[tuple[int, str]]:
-    """Split text at ``// -----`` lines into (first line number, chunk) pairs; blank chunks are dropped."""
+    """Split text at ``// -----`` lines into (first line number, chunk) pairs.
+
+    Chunks holding only blank lines and comments are dropped.
+    """
     chunks: list[tuple[int, str]] = []
     start, cur = 1, list[str]()
     for i, line in enumerate(text.split("\n"), start=1):
@@ -401,7 +405,7 @@ def split_graphs(text: str) -> list[tuple[int, str]]:
         else:
             cur.append(line)
     chunks.append((start, "\n".join(cur)))
-    return [(n, c) for n, c in chunks if c.strip()]
+    return [(n, c) for n, c in chunks if any(x.strip() and not x.strip().startswith("//") for x in c.split("\n"))]
 
 
 def _parse_one(chunk: str, first_line: int, source: str) -> Graph:
@@ -425,6 +429,8 @@ def parse_graphs(text: str, *, source: str = "<ir>", line: int = 1) -> list[Grap
 def parse_graph(text: str, *, source: str = "<ir>", line: int = 1) -> Graph:
     """One graph from its text (as written by ``print_graph``)."""
     chunks = split_graphs(text)
+    if not chunks:
+        raise IRParseError("expected a graph, the text is empty", where=source)
     if len(chunks) != 1:
         raise IRParseError(
             f"expected one graph, the text holds {len(chunks)} (separated by {SEPARATOR!r} lines)",

@@ -257,6 +257,12 @@ def test_parse_errors_name_line_and_column(text: str, message: str, line: int, c
     assert str(err).startswith(f"<ir>:{line}:{column}: ")
 
 
+def test_syntax_errors_say_what_was_expected() -> None:
+    assert "hint: expected a graph name (@name)" in str(parse_error("graph main() {\n  return\n}"))
+    assert "hint: expected the end of the text" in str(parse_error("graph @g() {\n  return\n}\ngraph @h() {\n  return\n}"))
+    assert "expected a graph, the text is empty" in str(parse_error("  // nothing\n"))
+
+
 def test_error_names_the_source_and_shows_the_line() -> None:
     with pytest.raises(IRParseError) as info:
         parse_graph(_g("  %y = Rleu(%x)\n  return %y"), source="cases.ir", line=10)
