@@ -141,7 +141,7 @@ def _batchnorm(graph: Graph, node: Node) -> bool:
     shape = (-1,) + (1,) * (x.type.rank - 2)
     kc = new_const(graph, f"{node.name}_scale", k.reshape(shape).astype(dt))
     sc = new_const(graph, f"{node.name}_shift", shift.reshape(shape).astype(dt))
-    mul = emit(graph, "Mul", [x, kc], before=node, loc=node.loc)
+    mul = emit(graph, "Mul", [x, kc], before=node, loc=node.loc, name=f"{node.output.name}_scaled")
     add = emit(graph, "Add", [mul.output, sc], before=node, loc=node.loc)
     return replace_node(graph, node, add.output)
 

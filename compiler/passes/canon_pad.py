@@ -90,7 +90,7 @@ def _fold_pad(graph: Graph, node: Node) -> bool:
         if any(pads[i] >= effective(kernel[i % nsp], dil[i % nsp]) for i in range(2 * nsp)):
             return False  # a window could see padding only
     new_attrs = dataclasses.replace(a, **changes)
-    new = emit(graph, node.op.name, [pad.input(0), *node.inputs[1:]], new_attrs, before=node, loc=node.loc.fuse(pad.loc))
+    new = emit(graph, node.op.name, [pad.input(0), *node.inputs[1:]], new_attrs, before=node, loc=pad.loc.fuse(node.loc))
     return replace_node(graph, node, new.output)
 
 

@@ -69,7 +69,7 @@ def _reshape_reshape(graph: Graph, node: Node) -> bool:
         return forward(graph, node, x)
     if producer_op(x) == "Reshape" and x.producer is not None:
         src = x.producer.input(0)
-        new = emit(graph, "Reshape", [src], reshape_attrs(node.output.type.shape), before=node, loc=node.loc)
+        new = emit(graph, "Reshape", [src], reshape_attrs(node.output.type.shape), before=node, loc=x.producer.loc.fuse(node.loc))
         return replace_node(graph, node, new.output)
     return False
 
@@ -94,7 +94,8 @@ def _transpose(graph: Graph, node: Node) -> bool:
     if producer_op(x) == "Transpose" and x.producer is not None:
         inner = x.producer
         first = inner.attrs.perm or tuple(reversed(range(inner.input(0).type.rank)))
-        new = emit(graph, "Transpose", [inner.input(0)], node.op.Attrs(perm=compose_perms(first, perm)), before=node, loc=node.loc)
+        attrs = node.op.Attrs(perm=compose_perms(first, perm))
+        new = emit(graph, "Transpose", [inner.input(0)], attrs, before=node, loc=inner.loc.fuse(node.loc))
         return replace_node(graph, node, new.output)
     if keeps_order(x.type.shape, perm) and not _per_axis(node) and math.prod(x.type.shape) > 0:
         new = emit(graph, "Reshape", [x], reshape_attrs(node.output.type.shape), before=node, loc=node.loc)

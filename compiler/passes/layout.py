@@ -63,12 +63,13 @@ def _conv(graph: Graph, node: Node) -> bool:
         log.info("%s: grouped Conv (group %d) with non-constant weights stays NCHW", node.name, g)
         return False
     xt = _transpose(graph, x, TO_NHWC, node, f"{x.name}_nhwc")
+    nhwc = f"{node.output.name}_nhwc"
     bias = [b] if b is not None else []
     if g == 1:
-        core = emit(graph, "Conv2D", [xt, _weight(graph, w, TO_NHWC, node), *bias], get_op("Conv2D").Attrs(**geo), before=node, loc=node.loc)
+        core = emit(graph, "Conv2D", [xt, _weight(graph, w, TO_NHWC, node), *bias], get_op("Conv2D").Attrs(**geo), before=node, loc=node.loc, name=nhwc)
     elif g == c and m % c == 0:
         attrs = get_op("DepthwiseConv2D").Attrs(**geo, depth_multiplier=m // c)
-        core = emit(graph, "DepthwiseConv2D", [xt, _weight(graph, w, (1, 2, 3, 0), node), *bias], attrs, before=node, loc=node.loc)
+        core = emit(graph, "DepthwiseConv2D", [xt, _weight(graph, w, (1, 2, 3, 0), node), *bias], attrs, before=node, loc=node.loc, name=nhwc)
     else:
         assert w.const is not None
         cg, mg = c // g, m // g
@@ -79,7 +80,7 @@ def _conv(graph: Graph, node: Node) -> bool:
             bi = [] if b is None or b.const is None else [new_const(graph, f"{b.name}_g{i}", b.const[i * mg : (i + 1) * mg].copy())]
             part = emit(graph, "Conv2D", [split.outputs[i], wi, *bi], get_op("Conv2D").Attrs(**geo), before=node, loc=node.loc, name=f"{node.name}_g{i}")
             parts.append(part.output)
-        core = emit(graph, "Concat", parts, get_op("Concat").Attrs(axis=3), before=node, loc=node.loc)
+        core = emit(graph, "Concat", parts, get_op("Concat").Attrs(axis=3), before=node, loc=node.loc, name=nhwc)
     return relayout(graph, node, core, TO_NCHW)
 
 
@@ -113,7 +114,7 @@ def _pool(graph: Graph, node: Node) -> bool:
         pad_attrs = get_op("Pad").Attrs(pads=(0, t, left, 0, 0, btm, r, 0), mode=PadMode.CONSTANT, constant_value=0.0)
         xt = emit(graph, "Pad", [xt], pad_attrs, before=node, loc=node.loc, name=f"{node.name}_pad").output
     op = "MaxPool2D" if node.op.name == "MaxPool" else "AvgPool2D"
-    core = emit(graph, op, [xt], get_op(op).Attrs(kernel=kernel, strides=strides, pads=pads), before=node, loc=node.loc)
+    core = emit(graph, op, [xt], get_op(op).Attrs(kernel=kernel, strides=strides, pads=pads), before=node, loc=node.loc, name=f"{node.output.name}_nhwc")
     return relayout(graph, node, core, TO_NCHW)
 
 
@@ -123,7 +124,7 @@ def _global_pool(graph: Graph, node: Node) -> bool:
         return False
     op = "AvgPool2D" if node.op.name == "GlobalAveragePool" else "MaxPool2D"
     xt = _transpose(graph, x, TO_NHWC, node, f"{x.name}_nhwc")
-    core = emit(graph, op, [xt], get_op(op).Attrs(kernel=x.type.shape[2:]), before=node, loc=node.loc)
+    core = emit(graph, op, [xt], get_op(op).Attrs(kernel=x.type.shape[2:]), before=node, loc=node.loc, name=f"{node.output.name}_nhwc")
     return relayout(graph, node, core, TO_NCHW)
 
 

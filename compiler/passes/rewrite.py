@@ -68,8 +68,13 @@ def emit(
     loc: Loc,
     name: str = "",
 ) -> Node:
-    """Add a node of op ``op`` (type inferred) just before ``before``."""
-    return graph.add_node(get_op(op), list(inputs), attrs, name=name, loc=loc, before=before)
+    """Add a node of op ``op`` (type inferred) just before ``before``; ``name`` hints its output names."""
+    opdef = get_op(op)
+    names = None
+    if name:
+        n = opdef.num_outputs
+        names = [name] * (n if n is not None else len(opdef.infer(attrs if attrs is not None else opdef.Attrs(), list(inputs))))
+    return graph.add_node(opdef, list(inputs), attrs, loc=loc, before=before, output_names=names)
 
 
 def new_const(graph: Graph, hint: str, data: np.ndarray) -> Value:
