@@ -1,0 +1,237 @@
+/*
+ * tinyc runtime: the subset of the CMSIS-NN v7 kernel API that tinyc's generated code calls.
+ *
+ * Same names, signatures and results (bit-exact with TFLite / TFLite Micro's
+ * int8 reference kernels) as CMSIS-NN v7, implemented for tinyc in portable
+ * C99 from the documented behaviour. On cores with the DSP extension
+ * (__ARM_FEATURE_DSP) the dot products use the dual 16-bit multiply-accumulate
+ * instructions; the results do not change. Build with TINYC_CMSIS_NN_DIR
+ * pointing at a CMSIS-NN checkout to use Arm's library instead.
+ *
+ * Layouts: activations NHWC; conv filters [C_OUT, KH, KW, C_IN / groups];
+ * depthwise filters [1, KH, KW, C_OUT]; fully-connected filters [C_OUT, N]
+ * row-major with filter_dims = {n: N, c: C_OUT}; biases int32 [C_OUT].
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef ARM_NNFUNCTIONS_H
+#define ARM_NNFUNCTIONS_H
+
+#include "arm_nn_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- conv */
+
+/**
+ * s8 convolution: chooses the best kernel for the arguments (here always arm_convolve_s8()).
+ * ctx: scratch of arm_convolve_wrapper_s8_get_buffer_size() bytes (may be NULL when that is 0).
+ * input_offset in [-127, 128], output_offset in [-128, 127]. bias_data may be NULL.
+ */
+arm_cmsis_nn_status arm_convolve_wrapper_s8(const cmsis_nn_context *ctx,
+                                            const cmsis_nn_conv_params *conv_params,
+                                            const cmsis_nn_per_channel_quant_params *quant_params,
+                                            const cmsis_nn_dims *input_dims,
+                                            const int8_t *input_data,
+                                            const cmsis_nn_dims *filter_dims,
+                                            const int8_t *filter_data,
+                                            const cmsis_nn_dims *bias_dims,
+                                            const int32_t *bias_data,
+                                            const cmsis_nn_dims *output_dims,
+                                            int8_t *output_data);
+
+/** Scratch bytes arm_convolve_wrapper_s8() needs for these arguments. */
+int32_t arm_convolve_wrapper_s8_get_buffer_size(const cmsis_nn_conv_params *conv_params,
+                                                const cmsis_nn_dims *input_dims,
+                                                const cmsis_nn_dims *filter_dims,
+                                                const cmsis_nn_dims *output_dims);
+
+/**
+ * Basic s8 convolution (v7 signature). filter_dims->c may be C_IN / groups (grouped
+ * convolution). upscale_dims (may be NULL): w or h equal to 2 reads the input as if
+ * upsampled 2x by nearest neighbour along that axis; input_dims then give the
+ * upsampled size.
+ */
+arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
+                                    const cmsis_nn_conv_params *conv_params,
+                                    const cmsis_nn_per_channel_quant_params *quant_params,
+                                    const cmsis_nn_dims *input_dims,
+                                    const int8_t *input_data,
+                                    const cmsis_nn_dims *filter_dims,
+                                    const int8_t *filter_data,
+                                    const cmsis_nn_dims *bias_dims,
+                                    const int32_t *bias_data,
+                                    const cmsis_nn_dims *upscale_dims,
+                                    const cmsis_nn_dims *output_dims,
+                                    int8_t *output_data);
+
+/** Scratch bytes arm_convolve_s8() needs. */
+int32_t arm_convolve_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims);
+
+/* ------------------------------------------------------ depthwise conv */
+
+/** s8 depthwise convolution: chooses the best kernel (here always arm_depthwise_conv_s8()). */
+arm_cmsis_nn_status arm_depthwise_conv_wrapper_s8(const cmsis_nn_context *ctx,
+                                                  const cmsis_nn_dw_conv_params *dw_conv_params,
+                                                  const cmsis_nn_per_channel_quant_params *quant_params,
+                                                  const cmsis_nn_dims *input_dims,
+                                                  const int8_t *input_data,
+                                                  const cmsis_nn_dims *filter_dims,
+                                                  const int8_t *filter_data,
+                                                  const cmsis_nn_dims *bias_dims,
+                                                  const int32_t *bias_data,
+                                                  const cmsis_nn_dims *output_dims,
+                                                  int8_t *output_data);
+
+/** Scratch bytes arm_depthwise_conv_wrapper_s8() needs for these arguments. */
+int32_t arm_depthwise_conv_wrapper_s8_get_buffer_size(const cmsis_nn_dw_conv_params *dw_conv_params,
+                                                      const cmsis_nn_dims *input_dims,
+                                                      const cmsis_nn_dims *filter_dims,
+                                                      const cmsis_nn_dims *output_dims);
+
+/** Basic s8 depthwise convolution, any channel multiplier, stride, dilation and padding. */
+arm_cmsis_nn_status arm_depthwise_conv_s8(const cmsis_nn_context *ctx,
+                                          const cmsis_nn_dw_conv_params *dw_conv_params,
+                                          const cmsis_nn_per_channel_quant_params *quant_params,
+                                          const cmsis_nn_dims *input_dims,
+                                          const int8_t *input_data,
+                                          const cmsis_nn_dims *filter_dims,
+                                          const int8_t *filter_data,
+                                          const cmsis_nn_dims *bias_dims,
+                                          const int32_t *bias_data,
+                                          const cmsis_nn_dims *output_dims,
+                                          int8_t *output_data);
+
+/* ------------------------------------------------------ fully connected */
+
+/**
+ * s8 fully connected, per-tensor requantization. input_dims->n batches of
+ * filter_dims->n values; filter [output_dims->c, filter_dims->n] row-major.
+ */
+arm_cmsis_nn_status arm_fully_connected_s8(const cmsis_nn_context *ctx,
+                                           const cmsis_nn_fc_params *fc_params,
+                                           const cmsis_nn_per_tensor_quant_params *quant_params,
+                                           const cmsis_nn_dims *input_dims,
+                                           const int8_t *input_data,
+                                           const cmsis_nn_dims *filter_dims,
+                                           const int8_t *filter_data,
+                                           const cmsis_nn_dims *bias_dims,
+                                           const int32_t *bias_data,
+                                           const cmsis_nn_dims *output_dims,
+                                           int8_t *output_data);
+
+/** s8 fully connected with one (multiplier, shift) per output channel. */
+arm_cmsis_nn_status arm_fully_connected_per_channel_s8(const cmsis_nn_context *ctx,
+                                                       const cmsis_nn_fc_params *fc_params,
+                                                       const cmsis_nn_per_channel_quant_params *quant_params,
+                                                       const cmsis_nn_dims *input_dims,
+                                                       const int8_t *input_data,
+                                                       const cmsis_nn_dims *filter_dims,
+                                                       const int8_t *filter_data,
+                                                       const cmsis_nn_dims *bias_dims,
+                                                       const int32_t *bias_data,
+                                                       const cmsis_nn_dims *output_dims,
+                                                       int8_t *output_data);
+
+/** Scratch bytes arm_fully_connected_s8() needs (kernel sums on some cores; 0 here). */
+int32_t arm_fully_connected_s8_get_buffer_size(const cmsis_nn_dims *filter_dims);
+
+/**
+ * Per row r of vector_data [vector_rows, vector_cols]:
+ * vector_sum_buf[r] = bias_data[r] + lhs_offset * sum_c (vector_data[r][c] + rhs_offset)
+ * (bias_data may be NULL). Cores that fold these kernel sums into the fully-connected
+ * kernel read them from the context buffer; this runtime's kernels do not need them.
+ */
+arm_cmsis_nn_status arm_vector_sum_s8(int32_t *vector_sum_buf,
+                                      const int32_t vector_cols,
+                                      const int32_t vector_rows,
+                                      const int8_t *vector_data,
+                                      const int32_t lhs_offset,
+                                      const int32_t rhs_offset,
+                                      const int32_t *bias_data);
+
+/* ------------------------------------------------------------- pooling */
+
+/** s8 average pooling over the window pixels inside the input (padding not counted). */
+arm_cmsis_nn_status arm_avgpool_s8(const cmsis_nn_context *ctx,
+                                   const cmsis_nn_pool_params *pool_params,
+                                   const cmsis_nn_dims *input_dims,
+                                   const int8_t *input_data,
+                                   const cmsis_nn_dims *filter_dims,
+                                   const cmsis_nn_dims *output_dims,
+                                   int8_t *output_data);
+
+/** Scratch bytes arm_avgpool_s8() needs. */
+int32_t arm_avgpool_s8_get_buffer_size(const int dim_dst_width, const int ch_src);
+
+/** s8 max pooling over the window pixels inside the input. */
+arm_cmsis_nn_status arm_max_pool_s8(const cmsis_nn_context *ctx,
+                                    const cmsis_nn_pool_params *pool_params,
+                                    const cmsis_nn_dims *input_dims,
+                                    const int8_t *input_data,
+                                    const cmsis_nn_dims *filter_dims,
+                                    const cmsis_nn_dims *output_dims,
+                                    int8_t *output_data);
+
+/* ------------------------------------------------------------- softmax */
+
+/**
+ * s8 softmax over rows of row_size values; output scale 1/256, zero point -128.
+ * mult / shift / diff_min as TFLite's softmax prepares them (input_multiplier,
+ * input_left_shift, diff_min).
+ */
+void arm_softmax_s8(const int8_t *input,
+                    const int32_t num_rows,
+                    const int32_t row_size,
+                    const int32_t mult,
+                    const int32_t shift,
+                    const int32_t diff_min,
+                    int8_t *output);
+
+/* ---------------------------------------------------------- elementwise */
+
+/** s8 elementwise add of block_size values (TFLite's scheme: left_shift, per-input rescale, output rescale). */
+arm_cmsis_nn_status arm_elementwise_add_s8(const int8_t *input_1_vect,
+                                           const int8_t *input_2_vect,
+                                           const int32_t input_1_offset,
+                                           const int32_t input_1_mult,
+                                           const int32_t input_1_shift,
+                                           const int32_t input_2_offset,
+                                           const int32_t input_2_mult,
+                                           const int32_t input_2_shift,
+                                           const int32_t left_shift,
+                                           int8_t *output,
+                                           const int32_t out_offset,
+                                           const int32_t out_mult,
+                                           const int32_t out_shift,
+                                           const int32_t out_activation_min,
+                                           const int32_t out_activation_max,
+                                           const int32_t block_size);
+
+/** s8 elementwise multiply of block_size values. */
+arm_cmsis_nn_status arm_elementwise_mul_s8(const int8_t *input_1_vect,
+                                           const int8_t *input_2_vect,
+                                           const int32_t input_1_offset,
+                                           const int32_t input_2_offset,
+                                           int8_t *output,
+                                           const int32_t out_offset,
+                                           const int32_t out_mult,
+                                           const int32_t out_shift,
+                                           const int32_t out_activation_min,
+                                           const int32_t out_activation_max,
+                                           const int32_t block_size);
+
+/* ---------------------------------------------------------- activations */
+
+/** In place: each value clamped to [0, 6] (raw int8 values, no scale). */
+void arm_relu6_s8(int8_t *data, uint16_t size);
+
+/** In place: negative values set to 0. */
+void arm_relu_q7(int8_t *data, uint16_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARM_NNFUNCTIONS_H */

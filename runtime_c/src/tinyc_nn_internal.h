@@ -1,0 +1,123 @@
+/*
+ * tinyc runtime, private: dot products and small helpers shared by the kernels.
+ *
+ * With the DSP extension (__ARM_FEATURE_DSP, e.g. Cortex-M4/M7/M33) four int8
+ * pairs are handled per step: SXTAB16 sign-extends bytes 0/2 (and, rotated,
+ * 1/3) into 16-bit lanes while adding the input offset, SXTB16 does the same
+ * for the weights, and SMLAD multiplies both lanes and accumulates. The lanes
+ * hold input + offset in [-255, 255], so 16 bits suffice and the sums are the
+ * same as the plain C path's (both wrap modulo 2^32). Define TINYC_NO_DSP to
+ * force the plain C path. SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef TINYC_NN_INTERNAL_H
+#define TINYC_NN_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "arm_nnsupportfunctions.h"
+
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(TINYC_NO_DSP)
+#define TINYC_USE_DSP 1
+#include <arm_acle.h>
+#else
+#define TINYC_USE_DSP 0
+#endif
+
+#define TINYC_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define TINYC_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+/** Requantized accumulator plus output offset, clamped to [act_min, act_max]. */
+static inline int8_t tinyc_requantize_to_s8(int32_t acc, int32_t mult, int32_t shift, int32_t out_offset, int32_t act_min, int32_t act_max)
+{
+    int32_t v = arm_nn_requantize(acc, mult, shift) + out_offset;
+    v = TINYC_MAX(v, act_min);
+    v = TINYC_MIN(v, act_max);
+    return (int8_t)v;
+}
+
+#if TINYC_USE_DSP
+static inline uint32_t tinyc_read_u32(const int8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof(v)); /* an unaligned LDR on cores with the DSP extension */
+    return v;
+}
+
+static inline uint32_t tinyc_ror8(uint32_t v)
+{
+    return (v >> 8) | (v << 24);
+}
+
+/** Both 16-bit lanes set to offset. */
+static inline int32_t tinyc_dup16(int32_t offset)
+{
+    const uint32_t lane = (uint32_t)offset & 0xFFFFu;
+    return (int32_t)(lane | (lane << 16));
+}
+#endif
+
+/** acc + sum_i (x[i] + x_offset) * w[i]. */
+static inline int32_t tinyc_dot_s8(const int8_t *x, const int8_t *w, int32_t n, int32_t x_offset, int32_t acc)
+{
+    int32_t i = 0;
+#if TINYC_USE_DSP
+    const int32_t off2 = tinyc_dup16(x_offset);
+    for (; i + 4 <= n; i += 4)
+    {
+        const uint32_t xv = tinyc_read_u32(x + i);
+        const uint32_t wv = tinyc_read_u32(w + i);
+        acc = __smlad(__sxtab16(off2, (int32_t)xv), __sxtb16((int32_t)wv), acc);
+        acc = __smlad(__sxtab16(off2, (int32_t)tinyc_ror8(xv)), __sxtb16((int32_t)tinyc_ror8(wv)), acc);
+    }
+#endif
+    for (; i < n; ++i)
+    {
+        acc += ((int32_t)x[i] + x_offset) * (int32_t)w[i];
+    }
+    return acc;
+}
+
+/** Two dot products sharing x: acc0 += (x + off) . w0, acc1 += (x + off) . w1. */
+static inline void tinyc_dot2_s8(const int8_t *x, const int8_t *w0, const int8_t *w1, int32_t n, int32_t x_offset, int32_t *acc0, int32_t *acc1)
+{
+    int32_t a0 = *acc0;
+    int32_t a1 = *acc1;
+    int32_t i = 0;
+#if TINYC_USE_DSP
+    const int32_t off2 = tinyc_dup16(x_offset);
+    for (; i + 4 <= n; i += 4)
+    {
+        const uint32_t xv = tinyc_read_u32(x + i);
+        const int32_t x02 = __sxtab16(off2, (int32_t)xv);
+        const int32_t x13 = __sxtab16(off2, (int32_t)tinyc_ror8(xv));
+        const uint32_t w0v = tinyc_read_u32(w0 + i);
+        const uint32_t w1v = tinyc_read_u32(w1 + i);
+        a0 = __smlad(x02, __sxtb16((int32_t)w0v), a0);
+        a0 = __smlad(x13, __sxtb16((int32_t)tinyc_ror8(w0v)), a0);
+        a1 = __smlad(x02, __sxtb16((int32_t)w1v), a1);
+        a1 = __smlad(x13, __sxtb16((int32_t)tinyc_ror8(w1v)), a1);
+    }
+#endif
+    for (; i < n; ++i)
+    {
+        const int32_t xi = (int32_t)x[i] + x_offset;
+        a0 += xi * (int32_t)w0[i];
+        a1 += xi * (int32_t)w1[i];
+    }
+    *acc0 = a0;
+    *acc1 = a1;
+}
+
+/** sum_i (x[i] + x_offset). */
+static inline int32_t tinyc_sum_s8(const int8_t *x, int32_t n, int32_t x_offset)
+{
+    int32_t s = n * x_offset;
+    for (int32_t i = 0; i < n; ++i)
+    {
+        s += x[i];
+    }
+    return s;
+}
+
+#endif /* TINYC_NN_INTERNAL_H */
