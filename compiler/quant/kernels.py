@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from tinyc.quant.arith import (
     INT32_MAX,
     as_i64,
@@ -39,6 +40,7 @@ from tinyc.quant.params import (
     SOFTMAX_ACCUMULATION_INTEGER_BITS,
     SOFTMAX_SCALED_DIFF_INTEGER_BITS,
     AddParams,
+    LogisticTanhParams,
     MulParams,
     SoftmaxParams,
 )
@@ -329,6 +331,59 @@ def one_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
         one_minus = wrap_int32(one_q2 - half_denominator_times_x)
         x = wrap_int32(x + saturating_rounding_multiply_by_pot(_srdhm(x, one_minus), 2))
     return saturating_rounding_multiply_by_pot(x, 1)
+
+
+def one_minus_x_over_one_plus_x_for_x_in_0_1(a: np.ndarray) -> np.ndarray:
+    """gemmlowp ``one_minus_x_over_one_plus_x_for_x_in_0_1``: (1 - a) / (1 + a) on Q0.31 values."""
+    half_denominator = rounding_half_sum(a, INT32_MAX)
+    x = wrap_int32(_48_OVER_17 + _srdhm(half_denominator, _NEG_32_OVER_17))
+    one_q2 = 1 << 29
+    for _ in range(3):
+        one_minus = wrap_int32(one_q2 - _srdhm(half_denominator, x))
+        x = wrap_int32(x + saturating_rounding_multiply_by_pot(_srdhm(x, one_minus), 2))
+    # x ~= 2 / (1 + a) in Q2.29; 2 / (1 + a) - 1 = (1 - a) / (1 + a)
+    return saturating_rounding_multiply_by_pot(wrap_int32(x - one_q2), 2)
+
+
+def _logistic_q0(a: np.ndarray) -> np.ndarray:
+    """gemmlowp ``logistic`` of Q4.27 values, Q0.31 result."""
+    positive = a > 0
+    abs_a = np.where(positive, a, -a)
+    pos = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(-abs_a, integer_bits=4))
+    neg = wrap_int32(INT32_MAX - pos)
+    return np.where(a == 0, 1 << 30, np.where(positive, pos, neg))
+
+
+def _tanh_q0(a: np.ndarray) -> np.ndarray:
+    """gemmlowp ``tanh`` of Q4.27 values, Q0.31 result."""
+    negative = a < 0
+    n = np.where(negative, a, -a)  # -|a|, read as Q5.26 it is 2 * -|a|
+    t = exp_on_negative_values(n, integer_bits=5)
+    result = one_minus_x_over_one_plus_x_for_x_in_0_1(t)
+    return np.where(a == 0, 0, np.where(negative, -result, result))
+
+
+def _logistic_tanh_input(x: np.ndarray, p: LogisticTanhParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    diff = as_i64(x) - p.input_zero_point
+    low = diff <= -p.input_range_radius
+    high = diff >= p.input_range_radius
+    inside = np.where(low | high, 0, diff)
+    q4 = multiply_by_quantized_multiplier(inside, p.input_multiplier, p.input_left_shift)
+    return q4, low, high
+
+
+def logistic(x: np.ndarray, p: LogisticTanhParams) -> np.ndarray:
+    """TFLite Micro's int8 logistic (gemmlowp fixed point); output scale 1/256, zero point -128."""
+    q4, low, high = _logistic_tanh_input(x, p)
+    out = np.clip(rounding_divide_by_pot(_logistic_q0(q4), 31 - 8) + INT8_MIN, INT8_MIN, INT8_MAX)
+    return np.where(low, INT8_MIN, np.where(high, INT8_MAX, out)).astype(np.int8)
+
+
+def tanh(x: np.ndarray, p: LogisticTanhParams) -> np.ndarray:
+    """TFLite Micro's int8 tanh (gemmlowp fixed point); output scale 1/128, zero point 0."""
+    q4, low, high = _logistic_tanh_input(x, p)
+    out = np.clip(rounding_divide_by_pot(_tanh_q0(q4), 31 - 7), INT8_MIN, INT8_MAX)
+    return np.where(low, INT8_MIN, np.where(high, INT8_MAX, out)).astype(np.int8)
 
 
 def softmax(x: np.ndarray, p: SoftmaxParams) -> np.ndarray:

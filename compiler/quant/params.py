@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
 from tinyc.quant.arith import (
     quantize_multiplier,
     quantize_multiplier_greater_than_one,
@@ -223,3 +224,39 @@ def prepare_softmax(beta: float, input_scale: float) -> SoftmaxParams:
     mult, left_shift = quantize_multiplier_greater_than_one(real)
     radius = ((1 << bits) - 1) * float(1 << (31 - bits)) / float(1 << left_shift)
     return SoftmaxParams(mult, left_shift, -int(math.floor(radius)))
+
+
+# --------------------------------------------------------------------------
+# Logistic / tanh (TFLite Micro's int8 reference kernels)
+# --------------------------------------------------------------------------
+
+LOGISTIC_TANH_INPUT_INTEGER_BITS = 4
+
+
+@dataclass(frozen=True)
+class LogisticTanhParams:
+    """Parameters of TFLite Micro's int8 logistic and tanh reference kernels.
+
+    Logistic output: scale 1/256, zero point -128. Tanh output: scale 1/128, zero point 0.
+    """
+
+    input_zero_point: int
+    input_range_radius: int
+    input_multiplier: int
+    input_left_shift: int
+
+
+def prepare_logistic_tanh(input_scale: float, input_zp: int) -> LogisticTanhParams:
+    """TFLM's int8 logistic / tanh preparation: the input rescaled into Q4.27.
+
+    ``input_scale * 2**27`` is split by ``frexp`` (no overflow fix-up, as TFLM)
+    and the inputs whose magnitude saturates the result get a radius.
+    """
+    bits = LOGISTIC_TANH_INPUT_INTEGER_BITS
+    real = float(np.float32(input_scale)) * float(1 << (31 - bits))
+    q, left_shift = math.frexp(real)
+    mult = int(math.floor(q * float(1 << 31) + 0.5))
+    if mult >= 1 << 31:
+        raise ValueError(f"input scale {input_scale!r} gives a multiplier TFLite cannot represent")
+    radius = ((1 << bits) - 1) * float(1 << (31 - bits)) / float(2.0**left_shift)
+    return LogisticTanhParams(int(input_zp), int(math.floor(radius)), mult, int(left_shift))

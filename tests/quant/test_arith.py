@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
+
 from tinyc.quant import arith
 
 I32_MIN = -(2**31)

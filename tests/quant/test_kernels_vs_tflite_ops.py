@@ -15,6 +15,7 @@ pytest.importorskip("ai_edge_litert")
 pytest.importorskip("tflite_micro")
 
 from tflite_models import Tensor, build_model, options, run_litert, run_tflm  # noqa: E402
+
 from tinyc.quant import kernels as K  # noqa: E402
 from tinyc.quant import params as P  # noqa: E402
 
@@ -344,3 +345,25 @@ def test_softmax_matches_tflite(case: int) -> None:
     got = K.softmax(x, P.prepare_softmax(beta, s_in))
     _assert_exact(got, tflm, "softmax vs TFLM")
     _assert_exact(got, litert, "softmax vs LiteRT")
+
+
+# --------------------------------------------------------------------------
+# logistic / tanh
+# --------------------------------------------------------------------------
+
+LOGISTIC_TANH_SCALES = [(0.1, 0), (0.05, -20), (0.02, 10), (0.3, 5), (1.0 / 16.0, 0), (0.007, -3), (0.9, 100)]
+
+
+@pytest.mark.parametrize("kind", ["LOGISTIC", "TANH"])
+@pytest.mark.parametrize("case", range(len(LOGISTIC_TANH_SCALES)))
+def test_logistic_tanh_match_tflite(kind: str, case: int) -> None:
+    s_in, zp_in = LOGISTIC_TANH_SCALES[case]
+    shape = (2, 128)
+    out = Tensor(shape, scale=(1.0 / 256.0,), zero_point=(-128,)) if kind == "LOGISTIC" else Tensor(shape, scale=(1.0 / 128.0,), zero_point=(0,))
+    model = build_model(kind, 2, [Tensor(shape, scale=(s_in,), zero_point=(zp_in,))], out, None, 0)
+    x = np.arange(-128, 128, dtype=np.int8).reshape(shape)  # every int8 value
+    tflm, litert = _both(model, [x])
+    p = P.prepare_logistic_tanh(s_in, zp_in)
+    got = (K.logistic if kind == "LOGISTIC" else K.tanh)(x, p)
+    _assert_exact(got, tflm, f"{kind} vs TFLM")
+    _assert_exact(got, litert, f"{kind} vs LiteRT")
