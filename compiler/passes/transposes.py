@@ -165,10 +165,18 @@ def _sink_axis_op(graph: Graph, node: Node) -> bool:
             return False
         attrs = dataclasses.replace(a, axis=perm[a.axis % len(perm)])
     else:  # reductions
-        if not a.keepdims:
-            return False
         axes = None if a.axes is None else tuple(sorted(perm[x % len(perm)] for x in a.axes))
         attrs = dataclasses.replace(a, axes=axes)
+        if not a.keepdims:
+            # The kept axes come out in the source's order; what is left of the perm relates them.
+            reduced = set(range(len(perm))) if a.axes is None else {x % len(perm) for x in a.axes}
+            kept = [i for i in range(len(perm)) if i not in reduced]
+            order = sorted(perm[i] for i in kept)
+            rest = tuple(order.index(perm[i]) for i in kept)
+            if rest == tuple(range(len(rest))):
+                core = emit(graph, op, [t.input(0)], attrs, before=node, loc=node.loc, name=f"{node.output.name}_core")
+                return replace_node(graph, node, core.output)
+            return _move_after(graph, node, [t.input(0)], attrs, rest)
     return _move_after(graph, node, [t.input(0)], attrs, perm)
 
 
