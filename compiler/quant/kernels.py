@@ -400,8 +400,9 @@ def softmax(x: np.ndarray, p: SoftmaxParams) -> np.ndarray:
     shifted_sum_minus_one = wrap_int32(((sum_of_exps & 0xFFFFFFFF) << headroom_plus_one) - (1 << 31))
     shifted_scale = one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one)
     exponent = num_bits_over_unit + 31 - 8
-    # Past a shift of 31 (rows of 512+ near-maximal values) TFLite's shift is
-    # undefined behaviour; every value then rounds to 0, which is what we return.
+    # Past a shift of 31 (a sum of exponentials >= 512: long, nearly flat rows)
+    # TFLite and TFLM abort on a failed check. Every probability is then below
+    # 1/512, so we return the zero point (-128), within half an LSB.
     prod = _srdhm(shifted_scale, exps)
     unsat = np.where(exponent <= 31, rounding_divide_by_pot(prod, np.minimum(exponent, 31)), 0)
     out = np.clip(unsat + INT8_MIN, INT8_MIN, INT8_MAX)

@@ -148,7 +148,7 @@ void arm_softmax_s8(const int8_t *input,
             int32_t res = INT8_MIN;
             if (diff >= diff_min)
             {
-                /* Past a shift of 31 every value rounds to 0 (TFLite leaves this case undefined). */
+                /* Past a shift of 31 (sum of exps >= 512) every probability is < 1/512: 0 (TFLite aborts here). */
                 const int32_t prod = arm_nn_doubling_high_mult(scale, scaled_exp(diff, mult, shift));
                 res = (out_shift <= 31 ? arm_nn_divide_by_power_of_two(prod, out_shift) : 0) + INT8_MIN;
                 res = TINYC_MIN(res, INT8_MAX);

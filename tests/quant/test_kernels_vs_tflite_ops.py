@@ -367,3 +367,79 @@ def test_logistic_tanh_match_tflite(kind: str, case: int) -> None:
     got = (K.logistic if kind == "LOGISTIC" else K.tanh)(x, p)
     _assert_exact(got, tflm, f"{kind} vs TFLM")
     _assert_exact(got, litert, f"{kind} vs LiteRT")
+
+
+# --------------------------------------------------------------------------
+# random sweep of conv / depthwise configurations against TFLM
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["CONV_2D", "DEPTHWISE_CONV_2D"])
+def test_random_conv_configurations_match_tflm(kind: str) -> None:
+    rng = np.random.default_rng(7000 if kind == "CONV_2D" else 7001)
+    checked = 0
+    while checked < 30:
+        h, w = (int(v) for v in rng.integers(1, 12, size=2))
+        kh, kw = (int(v) for v in rng.integers(1, 6, size=2))
+        stride = tuple(int(v) for v in rng.integers(1, 4, size=2))
+        dil = tuple(int(v) for v in rng.choice([1, 1, 2, 3], size=2))
+        pad = P.Padding.SAME if rng.random() < 0.6 else P.Padding.VALID
+        act = list(P.FusedActivation)[int(rng.integers(0, 4))]
+        oh = P.compute_out_size(pad, h, kh, stride[0], dil[0])
+        ow = P.compute_out_size(pad, w, kw, stride[1], dil[1])
+        if oh < 1 or ow < 1:
+            continue
+        c_in = int(rng.integers(1, 9))
+        mult_d = int(rng.choice([1, 1, 2, 3]))
+        c_out = int(rng.integers(1, 9)) if kind == "CONV_2D" else c_in * mult_d
+        s_in, zp_in = float(rng.uniform(0.005, 0.2)), int(rng.integers(-128, 128))
+        s_out, zp_out = float(rng.uniform(0.01, 0.5)), int(rng.integers(-128, 128))
+        wscale = rng.uniform(0.001, 0.05, size=c_out)
+        wshape = (c_out, kh, kw, c_in) if kind == "CONV_2D" else (1, kh, kw, c_out)
+        weights = rng.integers(-127, 128, size=wshape).astype(np.int8)
+        bias = rng.integers(-20000, 20000, size=c_out).astype(np.int32)
+        if kind == "CONV_2D":
+            opts = options("Conv2DOptions", padding=PAD_CODES[pad], strideH=stride[0], strideW=stride[1], dilationHFactor=dil[0], dilationWFactor=dil[1], fusedActivationFunction=ACT_CODES[act])
+        else:
+            opts = options(
+                "DepthwiseConv2DOptions",
+                padding=PAD_CODES[pad],
+                strideH=stride[0],
+                strideW=stride[1],
+                depthMultiplier=mult_d,
+                dilationHFactor=dil[0],
+                dilationWFactor=dil[1],
+                fusedActivationFunction=ACT_CODES[act],
+            )
+        model = build_model(
+            kind,
+            3,
+            [
+                Tensor((1, h, w, c_in), scale=(s_in,), zero_point=(zp_in,)),
+                Tensor(wshape, scale=tuple(wscale), zero_point=(0,) * c_out, quantized_dimension=0 if kind == "CONV_2D" else 3, data=weights),
+                Tensor((c_out,), np.int32, scale=tuple(s_in * wscale), zero_point=(0,) * c_out, data=bias),
+            ],
+            Tensor((1, oh, ow, c_out), scale=(s_out,), zero_point=(zp_out,)),
+            *opts,
+        )
+        x = rng.integers(-128, 128, size=(1, h, w, c_in)).astype(np.int8)
+        mult, shift = P.conv_multipliers(s_in, wscale, s_out)
+        lo, hi = _act_range(act, s_out, zp_out)
+        common = dict(
+            input_offset=-zp_in,
+            output_offset=zp_out,
+            multiplier=mult,
+            shift=shift,
+            stride=stride,
+            padding=(P.compute_padding(stride[0], dil[0], h, kh, oh)[0], P.compute_padding(stride[1], dil[1], w, kw, ow)[0]),
+            dilation=dil,
+            act_min=lo,
+            act_max=hi,
+            output_hw=(oh, ow),
+        )
+        if kind == "CONV_2D":
+            got = K.conv2d(x, weights, bias, **common)
+        else:
+            got = K.depthwise_conv2d(x, weights, bias, depth_multiplier=mult_d, **common)
+        _assert_exact(got, run_tflm(model, [x]), f"{kind} #{checked} vs TFLM")
+        checked += 1
