@@ -178,11 +178,12 @@ def cmd_targets(args: argparse.Namespace) -> int:
 
 def list_targets_table(names, load_target) -> str:  # type: ignore[no-untyped-def]
     from tinyc.analysis import format_table
+    from tinyc.targets import format_size
 
     rows = []
     for name in names:
         t = load_target(name)
-        mems = ", ".join(f"{r.name} {r.size // 1024} KiB" for r in t.regions)
+        mems = ", ".join(f"{r.name} {format_size(r.size)}" for r in t.regions)
         rows.append([t.name, t.backend, getattr(t, "description", ""), mems])
     return format_table(rows, ["target", "backend", "description", "memories"], "llll")
 

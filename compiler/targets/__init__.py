@@ -29,9 +29,11 @@ __all__ = [
     "MemoryKind",
     "MemoryRegion",
     "Target",
+    "format_size",
     "list_targets",
     "load_target",
     "parse_size",
+    "target_from_dict",
     "targets_dir",
 ]
 
