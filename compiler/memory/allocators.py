@@ -257,7 +257,8 @@ class ExactAllocator:
         n = len(p.buffers)
         if best_h <= p.bound or n == 0:
             return best_offs, best_h, True
-        best = [list(best_offs), best_h]
+        best_found: list[int] = list(best_offs)
+        best_height = best_h
         nodes = 0
         offs = [-1] * n
         al = p.alignment
@@ -270,11 +271,11 @@ class ExactAllocator:
             seen[key] = i
 
         def dfs(placed: int, last_off: int, height: int) -> bool:
-            nonlocal nodes
+            nonlocal nodes, best_found, best_height
             if placed == n:
-                if height < best[1]:
-                    best[0], best[1] = list(offs), height
-                return best[1] <= p.bound
+                if height < best_height:
+                    best_found, best_height = list(offs), height
+                return best_height <= p.bound
             for i in range(n):
                 if offs[i] >= 0 or (twin_of[i] >= 0 and offs[twin_of[i]] < 0):
                     continue
@@ -285,7 +286,7 @@ class ExactAllocator:
                 if off < last_off:
                     continue
                 h = max(height, off + p.asize[i])
-                if h >= best[1]:
+                if h >= best_height:
                     continue
                 offs[i] = off
                 stop = dfs(placed + 1, off, h)
@@ -295,7 +296,7 @@ class ExactAllocator:
             return False
 
         dfs(0, 0, 0)
-        return best[0], best[1], nodes <= self.max_nodes or best[1] <= p.bound
+        return best_found, best_height, nodes <= self.max_nodes or best_height <= p.bound
 
 
 @dataclass

@@ -185,14 +185,15 @@ def plan_memory(
     kw = dict(aliases=opts.aliases, inplace=opts.inplace, scratch=scratch, size_of=opts.size_of)
     model = build_model(graph, io_in_arena=opts.io_in_arena, **kw)  # type: ignore[arg-type]
     original = list(graph.nodes)
+    chosen: list[Node]
     if order is not None:
-        order = list(order)
-        method = "given"
+        chosen, method = list(order), "given"
     elif opts.reorder:
         res = schedule_model(model)
-        order, method = res.order, res.method
+        chosen, method = res.order, res.method
     else:
-        order, method = original, "original"
+        chosen, method = original, "original"
+    order = chosen
     buffers = buffers_from_model(model, order)
     arena = [b for b in buffers if not b.external]
     bound, peak_step = lower_bound(arena)
@@ -208,7 +209,7 @@ def plan_memory(
     by_value = {v: b for b in buffers for v in b.values}
     plan = MemoryPlan(
         target=target,
-        order=order,
+        order=chosen,
         buffers=buffers,
         offsets=offsets,
         regions=regions,

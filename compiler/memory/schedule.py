@@ -77,11 +77,13 @@ def schedule_model(model: MemoryModel, *, max_states: int = MAX_STATES, beam_wid
         return ScheduleResult(original, orig_peak, orig_peak, True, "trivial")
     if beam_width is None:
         beam_width = BEAM_WIDTH
-    order_idx, est_peak, exact = None, 0, False
+    order_idx: list[int] | None = None
+    est_peak, exact = 0, False
     if len(original) <= EXACT_NODES:
         order_idx, est_peak, exact = _search(model, max_states=max_states, beam_width=None)
     if order_idx is None:
         order_idx, est_peak, exact = _search(model, max_states=max_states, beam_width=beam_width)
+    assert order_idx is not None  # a beam search always finishes
     found = [model.nodes[i] for i in order_idx]
     peak = _peak(model, found)
     if peak != est_peak:  # the search's cost model and the live ranges must agree
@@ -182,11 +184,11 @@ def _search(model: MemoryModel, *, max_states: int, beam_width: int | None) -> t
         nxt: dict[int, tuple[int, int, tuple[int, ...]]] = {}
         parents: dict[int, tuple[int, int]] = {}
         for mask2, (peak2, after, pmask, node) in kept:
-            ready = [r for r in frontier[pmask][2] if r != node]
+            ready_list = [r for r in frontier[pmask][2] if r != node]
             for s_ in model.succs[node]:
                 if pred_mask[s_] & ~mask2 == 0:
-                    ready.append(s_)
-            nxt[mask2] = (peak2, after, tuple(ready))
+                    ready_list.append(s_)
+            nxt[mask2] = (peak2, after, tuple(ready_list))
             parents[mask2] = (pmask, node)
         frontier = nxt
         back.append(parents)
