@@ -142,9 +142,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from tinyc.driver import analyze
+    from tinyc.memory.cliargs import plan_options_from_args
 
     model = _load(args)
-    result = analyze(model, target=args.target, pass_options=_pass_options(args), memory_plot=args.memory_plot)
+    result = analyze(model, target=args.target, pass_options=_pass_options(args), memory_plot=args.memory_plot, plan_options=plan_options_from_args(args))
     if args.json:
         json.dump(result.to_json(), sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -155,9 +156,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_compile(args: argparse.Namespace) -> int:
     from tinyc.driver import CompileOptions, compile_model
+    from tinyc.memory.cliargs import plan_options_from_args
 
     model = _load(args)
-    opts = CompileOptions(target=args.target, target_file=args.target_file)
+    opts = CompileOptions(target=args.target, target_file=args.target_file, plan=plan_options_from_args(args))
     art = compile_model(model, output_dir=args.output, options=opts, pass_options=_pass_options(args))
     print(f"wrote {len(art.files)} files to {art.output_dir}")
     for f in art.files:
@@ -189,6 +191,8 @@ def list_targets_table(names, load_target) -> str:  # type: ignore[no-untyped-de
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from tinyc.memory.cliargs import add_memory_args
+
     parser = argparse.ArgumentParser(
         prog="tinyc",
         description="tinyc compiles neural networks (ONNX, PyTorch) into C and models for microcontrollers and edge accelerators.",
@@ -218,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", help="plan memory for this target (see `tinyc targets`)")
     p.add_argument("--json", action="store_true", help="machine-readable output (schema in docs/memory.md)")
     p.add_argument("--memory-plot", metavar="PNG", help="draw the memory plan (needs --target)")
+    add_memory_args(p)
     _add_pass_args(p)
     p.set_defaults(fn=cmd_analyze)
 
@@ -226,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target", default=None, help="target name (see `tinyc targets`); default stm32h7")
     p.add_argument("--target-file", help="a board description TOML of your own")
     p.add_argument("-o", "--output", required=True, help="output folder (replaced atomically)")
+    add_memory_args(p)
     _add_pass_args(p)
     p.set_defaults(fn=cmd_compile)
 

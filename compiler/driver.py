@@ -33,6 +33,7 @@ class CompileOptions:
 
     target: str | None = None
     target_file: str | Path | None = None
+    plan: Any = None  # tinyc.memory.PlanOptions for the memory planner (None: its defaults)
 
 
 @dataclass
@@ -96,7 +97,12 @@ class Analysis:
 
 
 def analyze(
-    model: Model, *, target: Any = None, pass_options: PassOptions | None = None, memory_plot: str | Path | None = None
+    model: Model,
+    *,
+    target: Any = None,
+    pass_options: PassOptions | None = None,
+    memory_plot: str | Path | None = None,
+    plan_options: Any = None,
 ) -> Analysis:
     """Per-layer table; with a target, the target's pipeline and the memory plan too."""
     if target is None:
@@ -107,7 +113,7 @@ def analyze(
     model.graph, _ = run_passes(model.graph, target_pipeline(t), pass_options)
     from tinyc.memory import plan_memory
 
-    plan = plan_memory(model.graph, t)
+    plan = plan_memory(model.graph, t, options=plan_options)
     if memory_plot:
         from tinyc.memory.plot import plot_plan
 
