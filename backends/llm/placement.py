@@ -95,8 +95,8 @@ def place(target: Any, items: list[Item], options: Any) -> Placement:
                 return
         where = ", ".join(f"{r.name} {free(r):,} B free" for r in candidates) or "no region"
         raise MemoryPlanError(
-            f"{item.kind} buffer {item.name} ({item.nbytes:,} B) does not fit the target {target.name!r}",
-            where=f"regions tried: {where}",
+            f"{item.kind} buffer {item.name} ({item.nbytes:,} B) does not fit (regions tried: {where})",
+            where=f"target {target.name!r}",
             hint="use int8 weights / an int8 KV cache (--int8), a smaller context, or a target with more memory",
         )
 
