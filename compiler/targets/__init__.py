@@ -134,8 +134,8 @@ class Target:
     activations: tuple[str, ...]
     description: str = ""
     cpu: Cpu | None = None
-    backend_options: Mapping[str, Any] = field(default_factory=dict)
-    emulation: Mapping[str, Any] = field(default_factory=dict)
+    backend_options: Mapping[str, Any] = field(default_factory=dict, hash=False)
+    emulation: Mapping[str, Any] = field(default_factory=dict, hash=False)
     source: str = ""
     path: Path | None = None
 

@@ -213,3 +213,10 @@ def test_cli_lists_targets() -> None:
         pytest.skip("no tinyc.cli module")
     assert r.returncode == 0, r.stderr
     assert "stm32h7" in r.stdout and "jetson-orin" in r.stdout
+
+
+def test_targets_are_values() -> None:
+    a, b = load_target("stm32h7"), load_target("stm32h7")
+    assert a == b and hash(a) == hash(b)
+    assert {a: 1}[b] == 1
+    assert a != load_target("stm32h743")
