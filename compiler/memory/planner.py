@@ -25,7 +25,7 @@ from typing import Any
 
 from tinyc.errors import MemoryPlanError
 from tinyc.ir.core import Graph, Node, Value
-from tinyc.memory.allocators import ConflictGreedy, arena_size, check_allocation, get_allocator
+from tinyc.memory.allocators import Allocator, ConflictGreedy, arena_size, check_allocation, get_allocator
 from tinyc.memory.liveness import (
     Buffer,
     BufferKind,
@@ -349,12 +349,9 @@ def _place_activations(
         cands = [b for b in remaining if fits_kind(b) and align_up(b.size, al) <= cap]
         cand_ids = {b.id for b in cands}
         skipped = [b for b in remaining if b.id not in cand_ids]
-        keep, spilled = _fit_region(pinned, cands, cap, al)
+        keep, spilled, offs = _fit_region(pinned, cands, cap, al, allocator)
         if any(b.id in forced for b in spilled):
             raise _no_fit_error(arena, target, names, regions, order, peak_step, pinned_region=name)
-        offs = allocator.allocate(keep, al) if keep else {}
-        if arena_size(keep, offs, al) > cap:  # the configured allocator did worse than the fitting one
-            offs = ConflictGreedy(iterations=8, work_budget=50_000).allocate(keep, al)
         rp.buffers = keep
         rp.arena_bytes = arena_size(keep, offs, al)
         rp.lower_bound = lower_bound(keep)[0]
@@ -368,13 +365,15 @@ def _place_activations(
     return offsets
 
 
-def _fit_region(pinned: list[Buffer], cands: list[Buffer], cap: int, al: int) -> tuple[list[Buffer], list[Buffer]]:
-    """Choose which buffers stay in a region of ``cap`` bytes; returns (kept, spilled)."""
+def _fit_region(
+    pinned: list[Buffer], cands: list[Buffer], cap: int, al: int, allocator: Allocator
+) -> tuple[list[Buffer], list[Buffer], dict[int, int]]:
+    """Choose which buffers stay in a region of ``cap`` bytes; returns (kept, spilled, offsets of the kept)."""
     pinned_ids = {b.id for b in pinned}
     kept = pinned + [b for b in cands if b.id not in pinned_ids]
     spilled: list[Buffer] = []
     if not kept:
-        return kept, spilled
+        return kept, spilled, {}
     asize = {b.id: align_up(b.size, al) for b in kept}
     steps = max(b.last for b in kept) + 1
     load = [0] * steps
@@ -388,6 +387,9 @@ def _fit_region(pinned: list[Buffer], cands: list[Buffer], cap: int, al: int) ->
         for t in range(b.first, b.last + 1):
             load[t] -= asize[b.id]
 
+    def give_up() -> tuple[list[Buffer], list[Buffer], dict[int, int]]:
+        return kept, spilled + [b for b in pinned if b in kept], {}
+
     # 1. until the live load fits at every step
     while True:
         t = max(range(steps), key=load.__getitem__)
@@ -396,37 +398,42 @@ def _fit_region(pinned: list[Buffer], cands: list[Buffer], cap: int, al: int) ->
             break
         live = [b for b in kept if b.first <= t <= b.last and b.id not in pinned_ids]
         if not live:
-            return kept, spilled + [b for b in pinned if b in kept]
+            return give_up()
         remove(min(live, key=lambda b: _spill_cost(b, asize[b.id], over)))
 
-    # 2. until an allocation fits
+    # 2. until an allocation fits: the configured allocator first, a quick one while spilling more
     fast = ConflictGreedy(iterations=8, work_budget=50_000)
-
-    def height(bufs: list[Buffer]) -> tuple[int, dict[int, int]]:
-        offs = fast.allocate(bufs, al)
-        return arena_size(bufs, offs, al), offs
-
-    h, offs = height(kept)
+    offs = allocator.allocate(kept, al)
+    h = arena_size(kept, offs, al)
+    changed = False
     while h > cap:
         over = h - cap
         top = [b for b in kept if offs[b.id] + b.size > cap and b.id not in pinned_ids]
         if not top:
-            return kept, spilled + [b for b in pinned if b in kept]
+            return give_up()
         remove(min(top, key=lambda b: _spill_cost(b, asize[b.id], over)))
-        h, offs = height(kept)
+        offs = fast.allocate(kept, al)
+        h = arena_size(kept, offs, al)
+        changed = True
 
     # 3. pull back what fits again, most accessed bytes first
     for b in sorted(spilled, key=lambda b: -_traffic(b) / max(b.size, 1))[:16]:
         if any(load[t] + asize[b.id] > cap for t in range(b.first, b.last + 1)):
             continue
         trial = kept + [b]
-        h2, _ = height(trial)
-        if h2 <= cap:
+        t_offs = fast.allocate(trial, al)
+        if arena_size(trial, t_offs, al) <= cap:
             kept.append(b)
             spilled.remove(b)
+            offs = t_offs
+            changed = True
             for t in range(b.first, b.last + 1):
                 load[t] += asize[b.id]
-    return kept, spilled
+    if changed:  # the final set deserves the configured allocator too
+        better = allocator.allocate(kept, al)
+        if arena_size(kept, better, al) <= min(cap, arena_size(kept, offs, al)):
+            offs = better
+    return kept, spilled, offs
 
 
 def _no_fit_error(
