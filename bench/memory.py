@@ -99,6 +99,23 @@ def inception_cnn(modules: int = 3, ch: int = 32, hw: int = 28):  # type: ignore
     return g
 
 
+def expand_branches(branches: int = 4, ch: int = 16, hw: int = 24):  # type: ignore[no-untyped-def]
+    """Parallel inverted-bottleneck branches (1x1 expand to 6x channels, 3x3 depthwise, 1x1 reduce), concatenated."""
+    from tinyc.ir import DType, Graph, TensorType, get_op
+
+    g = Graph("expand_branches")
+    x = g.add_input("image", TensorType(DType.F32, (1, 3, hw, hw)))
+    x = _relu(g, _conv(g, x, ch, name="stem"), "stem_relu")
+    outs = []
+    for b in range(branches):
+        h = _relu(g, _conv(g, x, 6 * ch, k=1, name=f"b{b}_expand"), f"b{b}_r1")
+        h = _relu(g, _conv(g, h, 6 * ch, k=3, group=6 * ch, name=f"b{b}_dw"), f"b{b}_r2")
+        outs.append(_conv(g, h, ch // 2, k=1, name=f"b{b}_reduce"))
+    y = g.add_node(get_op("Concat"), outs, get_op("Concat").Attrs(axis=1), name="cat").output
+    g.outputs = [g.add_node(get_op("GlobalAveragePool"), [y], name="gap").output]
+    return g
+
+
 def random_dag(n: int = 500, seed: int = 0):  # type: ignore[no-untyped-def]
     """Element-wise and concat/slice ops wired at random (fan-in from recent values, some long skips)."""
     from tinyc.ir import DType, Graph, TensorType, get_op
@@ -189,8 +206,8 @@ def cases() -> list[tuple[str, Callable[[], object], bool, int | None]]:
     out.append(("residual CNN int8 sizes", residual_cnn, True, None))
     out.append(("inception CNN float32", inception_cnn, False, None))
     out.append(("inception CNN int8 sizes", inception_cnn, True, None))
-    out.append(("inception CNN int8, BFS order", breadth_first(inception_cnn), True, None))
-    out.append(("residual CNN int8, BFS order", breadth_first(lambda: residual_cnn(blocks=8)), True, None))
+    out.append(("expand branches int8", expand_branches, True, None))
+    out.append(("expand branches int8, BFS order", breadth_first(expand_branches), True, None))
     out.append(("random DAG (500 nodes)", random_dag, False, None))
     return out
 
