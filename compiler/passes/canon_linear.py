@@ -34,7 +34,8 @@ def channel_vector(c: np.ndarray, out_shape: tuple[int, ...], axis: int) -> np.n
         return None
     full = c.reshape((1,) * (rank - c.ndim) + c.shape)
     channels = out_shape[axis]
-    for i, d in enumerate(full.shape):
+    dims: tuple[int, ...] = tuple(full.shape)
+    for i, d in enumerate(dims):
         if d != 1 and (i != axis or d != channels):
             return None
     return np.broadcast_to(full.reshape(-1), (channels,)).astype(np.float64)

@@ -85,8 +85,8 @@ def compose_perms(first: Ints, second: Ints) -> Ints:
     return tuple(first[s] for s in second)
 
 
-def _transpose(graph: Graph, node: Node) -> bool:
-    """Compose Transpose pairs, drop identities, turn order-keeping Transposes into Reshapes."""
+def compose_transposes(graph: Graph, node: Node) -> bool:
+    """Compose Transpose pairs and drop identity Transposes."""
     x = node.input(0)
     perm = node.attrs.perm or tuple(reversed(range(x.type.rank)))
     if perm == tuple(range(len(perm))):
@@ -97,6 +97,13 @@ def _transpose(graph: Graph, node: Node) -> bool:
         attrs = node.op.Attrs(perm=compose_perms(first, perm))
         new = emit(graph, "Transpose", [inner.input(0)], attrs, before=node, loc=inner.loc.fuse(node.loc))
         return replace_node(graph, node, new.output)
+    return False
+
+
+def _transpose_as_reshape(graph: Graph, node: Node) -> bool:
+    """A Transpose that keeps the order of the non-unit axes is a Reshape."""
+    x = node.input(0)
+    perm = node.attrs.perm or tuple(reversed(range(x.type.rank)))
     if keeps_order(x.type.shape, perm) and not _per_axis(node) and math.prod(x.type.shape) > 0:
         new = emit(graph, "Reshape", [x], reshape_attrs(node.output.type.shape), before=node, loc=node.loc)
         return replace_node(graph, node, new.output)
@@ -111,7 +118,7 @@ SHAPE_RULES: dict[str, list[Rule]] = {
     "Squeeze": [_to_reshape],
     "Unsqueeze": [_to_reshape],
     "Reshape": [_reshape_reshape],
-    "Transpose": [_transpose],
+    "Transpose": [compose_transposes, _transpose_as_reshape],
 }
 
 CANONICAL_RULES = merge_rules(SHAPE_RULES, LINEAR_RULES, PAD_RULES)

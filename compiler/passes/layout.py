@@ -151,6 +151,5 @@ def convert_to_nhwc(graph: Graph) -> bool:
 def to_nhwc(graph: Graph) -> bool:
     """NCHW convolutions and pools -> NHWC kernel ops, Transposes pushed to the edges and cancelled."""
     changed = convert_to_nhwc(graph)
-    if changed:
-        push_transposes(graph)
+    changed = push_transposes(graph, TO_NHWC) or changed
     return graph.prune_constants() or changed
