@@ -1,0 +1,143 @@
+"""The CMSIS-NN backend: int8 C for Cortex-M (``stm32h7``, ``cortex-m7``, ...).
+
+Pipeline: the MCU lowering (NHWC kernel ops, fused activations), int8
+quantization, then the I/O boundary (the C takes int8 tensors; float
+wrappers quantize in C). ``write`` plans memory with each kernel's scratch,
+lowers every node to one CMSIS-NN call and writes:
+
+- ``<name>.h``, ``<name>.c``, ``<name>_weights.c``, ``<name>_data.h``: the model;
+- ``<name>.mk``, ``CMakeLists.txt``, ``<name>_sections.ld``: build glue;
+- ``report.md``, ``report.json``: RAM per region, flash, MACs, per layer.
+
+See docs/cmsis_nn.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path, PurePath
+from typing import Any
+
+from tinyc.backends import BackendContext
+from tinyc.backends.cmsis_nn.codegen import CodeGen, Generated
+from tinyc.backends.cmsis_nn.glue import cmake_file, linker_snippet, makefile_fragment, runtime_dir
+from tinyc.backends.cmsis_nn.io_boundary import strip_io_quantization
+from tinyc.backends.cmsis_nn.layers import EMITTERS, scratch_of
+from tinyc.backends.cmsis_nn.report import build_report, report_json, report_markdown
+from tinyc.errors import QuantizationError, TargetError
+from tinyc.ir.core import Graph
+from tinyc.passes.manager import Pass, PassResult
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BACKEND", "CmsisNnBackend", "SUPPORTED_OPS", "is_int8_graph", "plan_for", "generate"]
+
+SUPPORTED_OPS = tuple(sorted(EMITTERS))
+
+_BOUNDARY_OPS = ("QuantizeLinear", "DequantizeLinear")
+
+
+def is_int8_graph(graph: Graph) -> bool:
+    """True when every node except edge Q/DQ computes on integers (the graph is already quantized)."""
+    for node in graph.nodes:
+        if node.op.name in _BOUNDARY_OPS:
+            continue
+        vals = [v for v in (*node.inputs, *node.outputs) if v is not None]
+        if any(v.type.dtype.is_float for v in vals):
+            return False
+    return True
+
+
+class QuantizePass:
+    """Run tinyc's int8 quantizer with the compile options' calibration (a no-op on int8 graphs)."""
+
+    name = "quantize-int8"
+
+    def __init__(self, options: Any, model: Any = None) -> None:
+        self.options = options
+
+    def __call__(self, graph: Graph) -> PassResult:
+        if is_int8_graph(graph):
+            return PassResult(graph, False)
+        try:
+            from tinyc.quant.api import quantize  # type: ignore[import-not-found]
+        except ImportError:
+            raise QuantizationError(
+                "the cmsis_nn backend runs int8 models, and this version of tinyc cannot quantize yet",
+                hint="pass an int8 (QDQ) model",
+            ) from None
+        from tinyc.api import Model
+
+        model = Model(graph, "", graph.name)
+        kwargs: dict[str, Any] = {}
+        calib = getattr(self.options, "calib", None)
+        qopts = getattr(self.options, "quantize", None)
+        if qopts is not None and not isinstance(qopts, (bool, str)):
+            kwargs["options"] = qopts
+        qmodel = quantize(model, calib=calib, **kwargs)
+        return PassResult(qmodel.graph, True)
+
+
+def _mcu_passes() -> list[Pass]:
+    try:
+        from tinyc.passes.pipelines import mcu_pipeline  # type: ignore[attr-defined]
+    except ImportError:
+        from tinyc.passes.pipelines import default_pipeline
+
+        return list(default_pipeline())
+    return list(mcu_pipeline())
+
+
+def plan_for(graph: Graph, target: Any, options: Any = None) -> Any:
+    """The memory plan the backend uses: kernel scratch per node, graph I/O inside the arenas."""
+    from tinyc.memory import PlanOptions, plan_memory
+
+    scratch = {n: scratch_of(n) for n in graph.nodes}
+    plan_opts = getattr(options, "plan", None) or PlanOptions()
+    if not plan_opts.io_in_arena:
+        raise TargetError(
+            "the cmsis_nn backend keeps model inputs and outputs in its arenas (as TFLite Micro does)",
+            hint="drop --io-outside-arena; <name>_run() copies from and to your buffers",
+        )
+    return plan_memory(graph, target, options=plan_opts, scratch={n: s for n, s in scratch.items() if s})
+
+
+def generate(graph: Graph, target: Any, name: str, *, source: str = "", plan: Any = None, options: Any = None) -> tuple[Generated, Any]:
+    """Plan (unless given) and generate the C files in memory; returns (generated, plan)."""
+    from tinyc import __version__
+
+    plan = plan if plan is not None else plan_for(graph, target, options)
+    gen = CodeGen(graph, plan, target, name, source=source, version=__version__).generate()
+    return gen, plan
+
+
+class CmsisNnBackend:
+    name = "cmsis_nn"
+
+    def pipeline(self, target: Any, options: Any) -> list[Pass]:
+        return [*_mcu_passes(), QuantizePass(options), strip_io_quantization]
+
+    def write(self, ctx: BackendContext) -> list[Path]:
+        source = PurePath(ctx.model.source).name if getattr(ctx.model, "source", "") else ""
+        gen, plan = generate(ctx.graph, ctx.target, ctx.model.name, source=source, plan=ctx.plan, options=ctx.options)
+        ctx.plan = plan
+        prefix = gen.prefix
+        runtime = runtime_dir()
+        report = build_report(prefix, ctx.model.name, source, ctx.target, gen, plan)
+        ctx.report = report
+        files = dict(gen.files)
+        files[f"{prefix}.mk"] = makefile_fragment(prefix, runtime)
+        files["CMakeLists.txt"] = cmake_file(prefix, runtime)
+        files[f"{prefix}_sections.ld"] = linker_snippet(prefix, ctx.target, gen)
+        files["report.json"] = report_json(report)
+        files["report.md"] = report_markdown(report)
+        written = []
+        for fname in sorted(files):
+            path = ctx.out_dir / fname
+            path.write_text(files[fname], encoding="utf-8", newline="\n")
+            written.append(path)
+        log.info("cmsis_nn: wrote %d files for %s (%d layers, %d B RAM)", len(written), prefix, len(gen.layers), report["totals"]["ram_bytes"])
+        return written
+
+
+BACKEND = CmsisNnBackend()
