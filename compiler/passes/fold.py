@@ -7,7 +7,9 @@ shape subgraphs (Shape -> Gather -> Concat -> Reshape) collapse. Quantize and
 dequantize nodes on constants are kept by default, because the quantizer reads
 them; ``fold_constants_pass(fold_qdq=True)`` folds them too, and
 ``fold-dequantize-weights`` folds only DequantizeLinear on constant weights
-(float targets that do not quantize).
+(float models whose weights were stored as int8, like the MLPerf Tiny KWS
+export); in a QDQ-quantized graph (one that quantizes activations) it does
+nothing, so the quantizer still sees the integer weights.
 """
 
 from __future__ import annotations
@@ -86,7 +88,10 @@ fold_constants = fold_constants_pass()
 
 @graph_pass("fold-dequantize-weights")
 def fold_dequantize_weights(graph: Graph) -> bool:
-    """Turn DequantizeLinear of a constant (int8 weights) into a float constant."""
+    """Turn DequantizeLinear of a constant (int8 weights) into a float constant (not in QDQ-quantized graphs)."""
+    if any(n.op.name == "QuantizeLinear" and not n.input(0).is_const for n in graph.nodes):
+        log.info("the graph quantizes activations (QDQ): weights keep their DequantizeLinear for the quantizer")
+        return False
     changed = False
     for node in graph:
         if node.op.name != "DequantizeLinear" or not all(v is None or v.is_const for v in node.inputs):

@@ -17,6 +17,7 @@ one Conv2D per group and a Concat.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -25,6 +26,7 @@ from tinyc.ir.core import Graph, Node, Value
 from tinyc.ir.opdef import get_op
 from tinyc.ir.ops._spatial import needed_extra
 from tinyc.ir.ops.indexing import PadMode
+from tinyc.ir.types import QuantParams
 from tinyc.passes.manager import graph_pass
 from tinyc.passes.rewrite import emit, is_float, new_const
 from tinyc.passes.transposes import push_transposes, relayout
@@ -41,9 +43,21 @@ def _transpose(graph: Graph, v: Value, perm: Ints, before: Node, name: str) -> V
 
 
 def _weight(graph: Graph, w: Value, perm: Ints, before: Node) -> Value:
-    """``w`` re-laid out by ``perm``: new constant data, or a Transpose node that folding removes later."""
+    """``w`` re-laid out by ``perm``: new constant data; under a DequantizeLinear, the integer data
+    (the quantization axis follows); else a Transpose node."""
+    suffix = "ohwi" if perm == TO_NHWC else "1hwc"
     if w.const is not None:
-        return new_const(graph, f"{w.name}_{'ohwi' if perm == TO_NHWC else '1hwc'}", np.ascontiguousarray(np.transpose(w.const, perm)))
+        return new_const(graph, f"{w.name}_{suffix}", np.ascontiguousarray(np.transpose(w.const, perm)))
+    dq = w.producer
+    if dq is not None and dq.op.name == "DequantizeLinear" and dq.input(0).const is not None:
+        q = dq.input(0)
+        qq = q.type.quant
+        if qq is not None and qq.axis is not None:
+            qq = QuantParams(qq.scale, qq.zero_point, perm.index(qq.axis))
+        qt = graph.add_const(f"{q.name}_{suffix}", np.ascontiguousarray(np.transpose(q.const, perm)), quant=qq)
+        axis = None if dq.attrs.axis is None else perm.index(dq.attrs.axis % len(perm))
+        attrs = dataclasses.replace(dq.attrs, axis=axis)
+        return emit(graph, "DequantizeLinear", [qt], attrs, before=before, loc=dq.loc, name=f"{w.name}_{suffix}").output
     return _transpose(graph, w, perm, before, f"{w.name}_t")
 
 
