@@ -104,7 +104,7 @@ def _matmul(low: Lowered, out: str, x: str, mat: str, role: str, n: str, d: str,
         quantized.clear()
         quantized.add(key)
         lines.append(f"tinyc_llm_quantize(act.xq, act.xs, {x}, {n}, {gs});")
-    lines.append(f"tinyc_llm_matmul_q8({out}, act.xq, act.xs, &{mat}, {n}, {d});")
+    lines.append(f"tinyc_llm_matmul_q8({out}, act.xq, act.xs, &{mat}, {n}, {d}, act.xpairs);")
     return lines
 
 

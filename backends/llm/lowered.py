@@ -74,7 +74,7 @@ class Lowered:
         return items
 
 
-CTYPE_SIZE = {"float": 4, "int8_t": 1, "int32_t": 4, "char": 1, "tinyc_llm_prob_index": 8}
+CTYPE_SIZE = {"float": 4, "int8_t": 1, "int32_t": 4, "uint32_t": 4, "char": 1, "tinyc_llm_prob_index": 8}
 
 
 def lower(model: DecoderModel, tokenizer: Tokenizer, options: LlmOptions, name: str | None = None) -> Lowered:
@@ -199,7 +199,8 @@ def _list_arenas(low: Lowered) -> None:
     if low.int8:
         m["MAX_IN"] = max(c.dim, c.q_dim, c.hidden_dim)
         m["MAX_IN_GROUPS"] = -(-m["MAX_IN"] // min(gs))
-        act += [("int8_t", "xq", ("MAX_IN",)), ("float", "xs", ("MAX_IN_GROUPS",))]
+        m["MAX_IN_PAIRS"] = m["MAX_IN"] // 2 + 1
+        act += [("int8_t", "xq", ("MAX_IN",)), ("float", "xs", ("MAX_IN_GROUPS",)), ("uint32_t", "xpairs", ("MAX_IN_PAIRS",))]
     low.arenas["act"] = act
     if low.kv_int8:
         m["KV_GROUP"] = low.kv_group

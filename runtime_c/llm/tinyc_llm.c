@@ -17,22 +17,49 @@
  * int8 matmul
  * ========================================================================== */
 
+#if TINYC_LLM_DSP
+static uint32_t load_word(const int8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4); /* LDR: unaligned access is allowed on v7-M */
+    return v;
+}
+
+/* bytes 1 and 3 sign-extended to halfwords (SXTB16 with its built-in rotation) */
+static uint32_t sxtb16_ror8(uint32_t v)
+{
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
+/* two rows at once: a0 = w0 . x, a1 = w1 . x over n values (a multiple of 4), the activations
+ * pre-split into halfword pairs (x0,x2), (x1,x3), ... so each weight word needs two SXTB16 */
+static void dot2_pairs(const int8_t *w0, const int8_t *w1, const uint32_t *xp, int32_t n, int32_t *a0, int32_t *a1)
+{
+    int32_t s0 = 0, s1 = 0;
+    const int8_t *end = w0 + n;
+    while (w0 < end) {
+        uint32_t x02 = xp[0], x13 = xp[1];
+        uint32_t u = load_word(w0), v = load_word(w1);
+        s0 = (int32_t)__smlad(__sxtb16(u), x02, s0);
+        s1 = (int32_t)__smlad(__sxtb16(v), x02, s1);
+        s0 = (int32_t)__smlad(sxtb16_ror8(u), x13, s0);
+        s1 = (int32_t)__smlad(sxtb16_ror8(v), x13, s1);
+        w0 += 4;
+        w1 += 4;
+        xp += 2;
+    }
+    *a0 = s0;
+    *a1 = s1;
+}
+#endif
+
 int32_t tinyc_llm_dot_q8(const int8_t *a, const int8_t *b, int32_t n)
 {
     int32_t acc = 0;
-    int32_t k = 0;
-#if TINYC_LLM_DSP
-    /* four products per step: SXTB16 splits bytes 0,2 and 1,3 into halfwords, SMLAD multiplies
-     * and accumulates both pairs */
-    for (; k + 4 <= n; k += 4) {
-        uint32_t wa, wb;
-        memcpy(&wa, a + k, 4);
-        memcpy(&wb, b + k, 4);
-        acc = __smlad(__sxtb16(wa), __sxtb16(wb), acc);
-        acc = __smlad(__sxtb16(wa >> 8), __sxtb16(wb >> 8), acc);
-    }
-#endif
-    for (; k < n; k++) {
+    int32_t k;
+    for (k = 0; k < n; k++) {
         acc += (int32_t)a[k] * (int32_t)b[k];
     }
     return acc;
@@ -79,11 +106,40 @@ void tinyc_llm_quantize(int8_t *q, float *s, const float *x, int32_t n, int32_t 
     }
 }
 
-void tinyc_llm_matmul_q8(float *out, const int8_t *xq, const float *xs, const tinyc_llm_q8 *w, int32_t n, int32_t d)
+void tinyc_llm_matmul_q8(float *out, const int8_t *xq, const float *xs, const tinyc_llm_q8 *w, int32_t n, int32_t d,
+                         uint32_t *scratch)
 {
     const int32_t gs = w->group_size;
     const int32_t ng = (n + gs - 1) / gs;
     int32_t i, g;
+#if TINYC_LLM_DSP
+    if (n % 4 == 0 && gs % 4 == 0) {
+        /* split the activations once into halfword pairs matching SXTB16 of the weight words */
+        for (i = 0; i < n; i += 4) {
+            uint32_t x4 = load_word(xq + i);
+            scratch[i / 2] = __sxtb16(x4);
+            scratch[i / 2 + 1] = sxtb16_ror8(x4);
+        }
+        for (i = 0; i < d; i += 2) {
+            /* an odd last row is paired with itself */
+            const int32_t i1 = i + 1 < d ? i + 1 : i;
+            const int8_t *r0 = w->q + (size_t)i * (size_t)n, *r1 = w->q + (size_t)i1 * (size_t)n;
+            const float *s0 = w->s + (size_t)i * (size_t)ng, *s1 = w->s + (size_t)i1 * (size_t)ng;
+            float v0 = 0.0f, v1 = 0.0f;
+            int32_t lo = 0;
+            for (g = 0; g < ng; g++, lo += gs) {
+                int32_t a0, a1;
+                dot2_pairs(r0 + lo, r1 + lo, scratch + lo / 2, n - lo < gs ? n - lo : gs, &a0, &a1);
+                v0 += ((float)a0 * s0[g]) * xs[g];
+                v1 += ((float)a1 * s1[g]) * xs[g];
+            }
+            out[i] = v0;
+            out[i1] = v1;
+        }
+        return;
+    }
+#endif
+    (void)scratch;
     for (i = 0; i < d; i++) {
         const int8_t *row = w->q + (size_t)i * (size_t)n;
         const float *rs = w->s + (size_t)i * (size_t)ng;
@@ -221,18 +277,20 @@ void tinyc_llm_attention_q8(float *out, float *att, const float *q, const int8_t
 {
     const float scale = sqrtf((float)head_size);
     const int32_t ng = kv_dim / group_size;
+    /* the head spans whole groups (group_size <= head_size) or sits inside one */
     const int32_t chunk = group_size < head_size ? group_size : head_size;
-    int32_t t, i, c0;
+    const int32_t first = offset / group_size;
+    int32_t t, i, c0, c;
     for (t = 0; t <= pos; t++) {
         const int8_t *kt = k + (size_t)t * (size_t)kv_dim + offset;
-        const float *st = ks + (size_t)t * (size_t)ng;
+        const float *st = ks + (size_t)t * (size_t)ng + first;
         float score = 0.0f;
-        for (c0 = 0; c0 < head_size; c0 += chunk) {
+        for (c0 = 0, c = 0; c0 < head_size; c0 += chunk, c++) {
             float dot = 0.0f;
             for (i = c0; i < c0 + chunk; i++) {
                 dot += q[i] * (float)kt[i];
             }
-            score += dot * st[(offset + c0) / group_size];
+            score += dot * st[c];
         }
         att[t] = score / scale;
     }
@@ -242,9 +300,9 @@ void tinyc_llm_attention_q8(float *out, float *att, const float *q, const int8_t
     }
     for (t = 0; t <= pos; t++) {
         const int8_t *vt = v + (size_t)t * (size_t)kv_dim + offset;
-        const float *st = vs + (size_t)t * (size_t)ng;
-        for (c0 = 0; c0 < head_size; c0 += chunk) {
-            const float a = att[t] * st[(offset + c0) / group_size];
+        const float *st = vs + (size_t)t * (size_t)ng + first;
+        for (c0 = 0, c = 0; c0 < head_size; c0 += chunk, c++) {
+            const float a = att[t] * st[c];
             for (i = c0; i < c0 + chunk; i++) {
                 out[i] += a * (float)vt[i];
             }

@@ -32,8 +32,10 @@ typedef struct {
 void tinyc_llm_matmul_f32(float *out, const float *x, const float *w, int32_t n, int32_t d);
 /* quantize x[n] per group: q = roundf(x * 127 / max|x|), s = max|x| / 127 */
 void tinyc_llm_quantize(int8_t *q, float *s, const float *x, int32_t n, int32_t group_size);
-/* out[d] = sum over groups of (int32 dot of the group) * w scale * x scale */
-void tinyc_llm_matmul_q8(float *out, const int8_t *xq, const float *xs, const tinyc_llm_q8 *w, int32_t n, int32_t d);
+/* out[d] = sum over groups of (int32 dot of the group) * w scale * x scale;
+ * scratch holds n / 2 + 1 words (the DSP path splits the activations into halfword pairs there) */
+void tinyc_llm_matmul_q8(float *out, const int8_t *xq, const float *xs, const tinyc_llm_q8 *w, int32_t n, int32_t d,
+                         uint32_t *scratch);
 /* one row of a quantized matrix back to float: out[j] = q[j] * s[group of j] */
 void tinyc_llm_dequantize_row(float *out, const tinyc_llm_q8 *w, int32_t row, int32_t n);
 int32_t tinyc_llm_dot_q8(const int8_t *a, const int8_t *b, int32_t n);
