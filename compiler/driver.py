@@ -79,11 +79,13 @@ def prepare_graph(model: Model, *, target: Any = None, pass_options: PassOptions
 class Analysis:
     layers: GraphAnalysis
     memory: Any = None  # MemoryPlan when a target was given
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         out = self.layers.to_json()
         if self.memory is not None:
             out["memory"] = self.memory.to_json()
+        out["notes"] = list(self.notes)
         return out
 
     def text(self) -> str:
@@ -93,6 +95,7 @@ class Analysis:
         )
         if self.memory is not None:
             parts.append("\n" + self.memory.text())
+        parts.extend(f"note: {n}" for n in self.notes)
         return "\n".join(parts)
 
 
@@ -103,6 +106,7 @@ def analyze(
     pass_options: PassOptions | None = None,
     memory_plot: str | Path | None = None,
     plan_options: Any = None,
+    options: Any = None,
 ) -> Analysis:
     """Per-layer table; with a target, the target's pipeline and the memory plan too."""
     if target is None:
@@ -110,7 +114,7 @@ def analyze(
             raise TinycError("--memory-plot needs a target", hint="add --target stm32h7 (see `tinyc targets`)")
         return Analysis(analyze_graph(model.graph, model.name))
     t = resolve_target(target)
-    model.graph, _ = run_passes(model.graph, target_pipeline(t), pass_options)
+    model.graph, _ = run_passes(model.graph, analysis_pipeline(t, options), pass_options)
     from tinyc.memory import plan_memory
 
     plan = plan_memory(model.graph, t, options=plan_options)
@@ -118,7 +122,25 @@ def analyze(
         from tinyc.memory.plot import plot_plan
 
         plot_plan(plan, Path(memory_plot))
-    return Analysis(analyze_graph(model.graph, model.name), plan)
+    result = Analysis(analyze_graph(model.graph, model.name), plan)
+    if any(v.type.dtype.is_float for n in model.graph.nodes for v in n.outputs):
+        result.notes.append(
+            "the graph computes in float32, so activations are planned at float sizes; "
+            "quantized (--quantize int8 --calib DATA) they take a quarter of that"
+        )
+    return result
+
+
+def analysis_pipeline(target: Any, options: Any = None) -> list[Any]:
+    """The passes ``analyze`` runs: the backend's own when quantization was asked for,
+    else the float lowering of the target family (so a float model can be analysed without calibration data)."""
+    from tinyc.passes.pipelines import default_pipeline, mcu_pipeline
+
+    if options is not None and (getattr(options, "quantize", None) or getattr(options, "calib", None)):
+        return target_pipeline(target, options)
+    if target.backend == "cmsis_nn":
+        return mcu_pipeline()
+    return default_pipeline()
 
 
 def compile_model(

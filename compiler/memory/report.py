@@ -94,6 +94,20 @@ def _table(rows: list[list[str]], header: list[str], align: str) -> str:
     return "\n".join([fmt(header), "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)])
 
 
+def spill_lines(plan: MemoryPlan) -> list[str]:
+    """Say which activation buffers went to slower regions than the fastest one used."""
+    used = [rp for rp in plan.regions.values() if rp.buffers]
+    if len(used) < 2:
+        return []
+    used.sort(key=lambda rp: rp.region.speed)
+    fastest = used[0]
+    parts = [f"{rp.name} {sum(b.size for b in rp.buffers):,} B ({len(rp.buffers)} buffer{'s' if len(rp.buffers) != 1 else ''})" for rp in used[1:]]
+    return [
+        f"activations spill beyond {fastest.name} into slower memory: {', '.join(parts)}",
+        "  (the most-read bytes stay fast; quantize, or pin buffers with --place VALUE=REGION)",
+    ]
+
+
 def format_plan(plan: MemoryPlan, *, max_buffers: int | None = 40) -> str:
     """Summary, a region table and a buffer table (largest first, at most ``max_buffers``)."""
     peak = plan.peak_node
@@ -107,6 +121,7 @@ def format_plan(plan: MemoryPlan, *, max_buffers: int | None = 40) -> str:
     if plan.original_lower_bound != plan.lower_bound:
         lines.append(f"  the graph's own order would need at least {plan.original_lower_bound:,} B")
     lines.append(f"weights: {plan.weight_bytes:,} B in {len(plan.weights)} tensors")
+    lines.extend(spill_lines(plan))
     rows = []
     for rp in plan.regions.values():
         if not rp.used and not rp.buffers:
