@@ -17,7 +17,7 @@ import math
 from tinyc.ir.core import Graph, Node, Value
 from tinyc.ir.ops._spatial import effective
 from tinyc.ir.ops.indexing import PadMode
-from tinyc.passes.rewrite import Rule, emit, producer_op, replace_node
+from tinyc.passes.rewrite import Rule, activation_clamp, emit, replace_node
 
 Ints = tuple[int, ...]
 
@@ -27,14 +27,12 @@ MAX_OPS = ("MaxPool", "MaxPool2D")
 
 
 def _lower_bound(v: Value) -> float | None:
-    """A value every element of ``v`` is known to be at least (from its producer), or None."""
-    op = producer_op(v)
-    if op == "Relu":
-        return 0.0
-    if op == "Clip" and v.producer is not None:
-        return v.producer.attrs.min
-    act_min = getattr(v.producer.attrs, "act_min", None) if v.producer is not None else None
-    return act_min
+    """A value every element of ``v`` is known to be at least (from its producer's clamp), or None."""
+    p = v.producer
+    if p is None:
+        return None
+    clamp = activation_clamp(p)
+    return clamp[0] if clamp is not None else getattr(p.attrs, "act_min", None)
 
 
 def _spatial_pads(pad: Node, layout: str) -> tuple[Ints, Ints] | None:

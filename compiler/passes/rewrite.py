@@ -158,11 +158,24 @@ def merge_rules(*tables: Mapping[str, Sequence[Rule]]) -> dict[str, list[Rule]]:
 
 
 def activation_clamp(node: Node) -> tuple[float | None, float | None] | None:
-    """The clamp an activation node computes (Relu: [0, inf), Clip: [min, max]); None if it is no clamp."""
-    if node.op.name == "Relu":
+    """The clamp a node computes on its one non-constant input, or None if it is no clamp.
+
+    Relu is [0, inf), Clip [min, max]; Max / Min with a one-element constant
+    (that does not broadcast the other input) are [c, inf) / (-inf, c].
+    """
+    op = node.op.name
+    if op == "Relu":
         return 0.0, None
-    if node.op.name == "Clip":
+    if op == "Clip":
         return node.attrs.min, node.attrs.max
+    if op in ("Max", "Min") and len(node.inputs) == 2 and all(v is not None for v in node.inputs):
+        consts = [v for v in node.inputs if v is not None and v.is_const]
+        live = [v for v in node.inputs if v is not None and not v.is_const]
+        if len(consts) == 1 and len(live) == 1 and consts[0].type.numel == 1 and live[0].type.shape == node.output.type.shape:
+            assert consts[0].const is not None
+            c = float(consts[0].const.reshape(-1)[0])
+            if is_float(live[0]) and c == c:  # not NaN
+                return (c, None) if op == "Max" else (None, c)
     return None
 
 

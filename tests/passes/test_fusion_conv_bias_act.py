@@ -13,7 +13,7 @@ GOLDEN = Path(__file__).parent / "golden" / "fusion_conv_bias_act.ir"
 
 
 def test_golden() -> None:
-    assert run_golden(GOLDEN, rule_pass(RULE)) == 7
+    assert run_golden(GOLDEN, rule_pass(RULE)) == 8
 
 
 def test_refuses_when_the_conv_output_has_another_reader() -> None:
