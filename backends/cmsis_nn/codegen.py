@@ -383,6 +383,8 @@ class CodeGen:
         e.line(f'#include "{p}.h"').line(f'#include "{p}_data.h"').blank()
         e.line("#include <stddef.h>").line("#include <string.h>").blank()
         e.line('#include "arm_nnfunctions.h"')
+        if "requantize" in gen.helpers:
+            e.line('#include "arm_nnsupportfunctions.h"')
         e.blank()
         e.comment(
             "Per-layer hooks: build with -DTINYC_PROFILE and define tinyc_profile_begin/end(layer)\n"

@@ -23,6 +23,7 @@ from tinyc.errors import UnsupportedOpError
 from tinyc.ir.core import Node, Value
 from tinyc.ir.dtypes import DType
 from tinyc.quant import params as qparams
+from tinyc.quant.arith import quantize_multiplier
 
 INT8_MIN, INT8_MAX = -128, 127
 
@@ -133,9 +134,7 @@ def clamp_range(amin: float | None, amax: float | None, scale: float, zp: int) -
         lo = max(lo, quantize_bound(amin, scale, zp))
     if amax is not None:
         hi = min(hi, quantize_bound(amax, scale, zp))
-    if lo > hi:  # the whole range clamps to one value
-        lo = hi = min(max(lo, INT8_MIN), INT8_MAX)
-    return lo, hi
+    return lo, max(lo, hi)  # an empty range clamps everything to lo (as the integer reference does)
 
 
 def weight_scales(node: Node, w: Value, axis: int, channels: int) -> np.ndarray:
@@ -409,20 +408,28 @@ def lower_softmax(ctx: LowerCtx, node: Node, layer: Layer) -> None:
     layer.summary = f"{shape_text(x)} -> {shape_text(y)}, {rows} row(s) of {row}"
 
 
-@emitter("Relu", "Clip")
+@emitter("Relu", "Clip", "Requantize")
 def lower_clamp(ctx: LowerCtx, node: Node, layer: Layer) -> None:
+    """ReLU / Clip on int8 (TFLite RELU: rescale to the output's parameters, then clamp) and Requantize."""
     x, y = node.input(0), node.output
-    qi, qo = act_qp(node, x, "input"), act_qp(node, y, "output")
-    if qi != qo:
-        raise unsupported(node, f"input quantization {qi} differs from output quantization {qo}", hint="let tinyc fuse the activation into the layer before it")
+    (si, zi), (so, zo) = act_qp(node, x, "input"), act_qp(node, y, "output")
     if node.op.name == "Relu":
-        lo, hi = clamp_range(0.0, None, *qo)
+        lo, hi = clamp_range(0.0, None, so, zo)
+    elif node.op.name == "Clip":
+        lo, hi = clamp_range(node.attrs.min, node.attrs.max, so, zo)
     else:
-        lo, hi = clamp_range(node.attrs.min, node.attrs.max, *qo)
-    layer.kernel = "tinyc_clamp_s8"
-    layer.helpers.add("clamp")
-    layer.body.append(f"tinyc_clamp_s8({ctx.buf(x)}, {ctx.buf(y)}, {y.type.numel}, {lo}, {hi});")
-    layer.summary = f"{shape_text(x)} -> {shape_text(y)}, clamp [{lo}, {hi}]"
+        lo, hi = INT8_MIN, INT8_MAX
+    n = y.type.numel
+    if (si, zi) == (so, zo):
+        layer.kernel = "tinyc_clamp_s8"
+        layer.helpers.add("clamp")
+        layer.body.append(f"tinyc_clamp_s8({ctx.buf(x)}, {ctx.buf(y)}, {n}, {lo}, {hi});")
+    else:
+        mult, shift = quantize_multiplier(float(np.float32(si)) / float(np.float32(so)))
+        layer.kernel = "tinyc_requantize_s8"
+        layer.helpers.add("requantize")
+        layer.body.append(f"tinyc_requantize_s8({ctx.buf(x)}, {ctx.buf(y)}, {n}, {zi}, {mult}, {shift}, {zo}, {lo}, {hi});")
+    layer.summary = f"{shape_text(x)} -> {shape_text(y)}" + act_text(lo, hi)
 
 
 @emitter(*RESHAPES)
@@ -440,6 +447,17 @@ def lower_reshape(ctx: LowerCtx, node: Node, layer: Layer) -> None:
 
 
 HELPERS = {
+    "requantize": [
+        "/* Move n int8 values to other quantization parameters, then clamp (TFLite QUANTIZE / RELU arithmetic). */",
+        "static void tinyc_requantize_s8(const int8_t *in, int8_t *out, int32_t n, int32_t in_zp, int32_t mult, int32_t shift,",
+        "                                int32_t out_zp, int32_t lo, int32_t hi)",
+        "{",
+        "    for (int32_t i = 0; i < n; ++i) {",
+        "        const int32_t v = arm_nn_requantize((int32_t)in[i] - in_zp, mult, shift) + out_zp;",
+        "        out[i] = (int8_t)(v < lo ? lo : v > hi ? hi : v);",
+        "    }",
+        "}",
+    ],
     "clamp": [
         "/* Clamp n int8 values to [lo, hi] (in place when in == out). */",
         "static void tinyc_clamp_s8(const int8_t *in, int8_t *out, int32_t n, int32_t lo, int32_t hi)",
@@ -480,7 +498,7 @@ def describe(layer: Layer, source: str) -> list[str]:
     """The comment above a call: index, op, node, source location, shapes, MACs."""
     node = layer.node
     head = f"[{layer.index}] {node.op.name} {comment_text(node.name)}"
-    loc = comment_text(str(node.loc))
-    where = f"{source}: {loc}" if source else loc
-    lines = [f"{head}  <- {where}", f"    {layer.summary}" + (f", {fmt_int(layer.macs)} MACs" if layer.macs else "")]
+    loc = comment_text(str(node.loc)) if node.loc.parts else ""
+    where = f"{source}: {loc}" if source and loc else loc
+    lines = [f"{head}  <- {where}" if where else head, f"    {layer.summary}" + (f", {fmt_int(layer.macs)} MACs" if layer.macs else "")]
     return lines

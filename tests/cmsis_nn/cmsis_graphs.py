@@ -18,6 +18,7 @@ from tinyc.ir.core import Graph, Loc, Value
 from tinyc.ir.dtypes import DType
 from tinyc.ir.opdef import get_op
 from tinyc.ir.types import QuantParams, TensorType
+from tinyc.quant import arith
 from tinyc.quant import kernels as K
 from tinyc.quant import params as P
 
@@ -146,6 +147,19 @@ def cnn(seed: int = 1) -> Graph:
     return b.g
 
 
+def activations(seed: int = 2) -> Graph:
+    """Standalone int8 ReLU (rescaling to new parameters) and Clip (same parameters) between FC layers."""
+    b = Builder("acts", seed)
+    x = b.float_input("x", (2, 16))
+    h = b.fc(x, 24, name="fc1")
+    o = get_op("Relu")
+    r = b.g.add_node(o, [h], name="relu", output_types=[b.act_type(h.type.shape, zp=-128)]).output
+    c = get_op("Clip")
+    k = b.g.add_node(c, [r], c.Attrs(min=0.1, max=0.9), name="clip", output_types=[r.type]).output
+    b.float_output(b.fc(k, 5, name="fc2"), "y")
+    return b.g
+
+
 # -- the oracle ---------------------------------------------------------------------------------------
 
 
@@ -223,6 +237,13 @@ def reference(g: Graph, inputs: dict[str, np.ndarray], *, int8_io: bool = False)
                 out = K.mul(ins[0], ins[1], P.prepare_mul(s1, z1, s2, z2, so, zo, lo, hi))
         elif op == "Softmax":
             out = K.softmax(ins[0], P.prepare_softmax(1.0, _qp(node.input(0))[0]))
+        elif op in ("Relu", "Clip"):
+            (si, zi), (so, zo) = _qp(node.input(0)), _qp(y)
+            lo_f, hi_f = (0.0, None) if op == "Relu" else (a.min, a.max)
+            lo = -128 if lo_f is None else max(-128, _bound(lo_f, so, zo))
+            hi = 127 if hi_f is None else min(127, _bound(hi_f, so, zo))
+            mult, shift = arith.quantize_multiplier(float(np.float32(si)) / float(np.float32(so)))
+            out = np.clip(arith.multiply_by_quantized_multiplier(ins[0].astype(np.int64) - zi, mult, shift) + zo, lo, hi).astype(np.int8)
         elif op == "Reshape":
             out = ins[0].reshape(y.type.shape)
         else:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from cmsis_graphs import Builder, cnn, mlp
+from cmsis_graphs import Builder, activations, cnn, mlp
 from cmsis_helpers import check_against_oracle, needs_gcc, samples
 
 from tinyc.backends.cmsis_nn.harness import BuildInfo, build_host, run_harness
@@ -17,7 +17,7 @@ from tinyc.ir.types import QuantParams, TensorType
 pytestmark = needs_gcc
 
 
-@pytest.mark.parametrize("factory", [mlp, cnn], ids=["mlp", "cnn"])
+@pytest.mark.parametrize("factory", [mlp, cnn, activations], ids=["mlp", "cnn", "activations"])
 def test_bit_exact_on_host_with_sanitizers(factory, compiled, tmp_path: Path) -> None:
     art = compiled(factory(), factory.__name__)
     info = BuildInfo.read(art.output_dir)
