@@ -102,7 +102,7 @@ class Builder:
     def reshape(self, x: Value, shape: tuple[int, ...], name: str) -> Value:
         o = get_op("Reshape")
         a = o.Attrs(shape=shape)
-        return self.g.add_node(o, [x], a, name=name, output_types=[TensorType(DType.I8, shape, x.type.quant)]).output
+        return self.g.add_node(o, [x], a, name=name, loc=Loc.of(f"model.onnx:{name}"), output_types=[TensorType(DType.I8, shape, x.type.quant)]).output
 
     def binary(self, op: str, a: Value, b: Value, *, act=(None, None), name: str) -> Value:
         return self.node(op, [a, b], self.act_type(a.type.shape), name, act_min=act[0], act_max=act[1])
@@ -110,7 +110,7 @@ class Builder:
     def softmax(self, x: Value, name: str) -> Value:
         o = get_op("Softmax")
         out = TensorType(DType.I8, x.type.shape, QuantParams.per_tensor(1.0 / 256.0, -128))
-        return self.g.add_node(o, [x], o.Attrs(axis=x.type.rank - 1), name=name, output_types=[out]).output
+        return self.g.add_node(o, [x], o.Attrs(axis=x.type.rank - 1), name=name, loc=Loc.of(f"model.onnx:{name}"), output_types=[out]).output
 
 
 # -- models -----------------------------------------------------------------------------------------
