@@ -30,6 +30,11 @@ def reject_quantized(op: str, ctx: EvalContext) -> None:
             )
 
 
+def has_quantized_input(ctx: EvalContext) -> bool:
+    """Whether any input is a quantized integer tensor, so the op's integer semantics apply."""
+    return any(t is not None and t.quant is not None and t.dtype.is_int for t in ctx.in_types)
+
+
 def present(inputs: Sequence[Value | None], op: str) -> list[Value]:
     """All inputs, which must all be present."""
     need(all(v is not None for v in inputs), op, "an input is missing")
@@ -59,17 +64,21 @@ class UnaryOp(OpDef):
     fn: ClassVar[Callable[..., np.ndarray]]
     # Ops defined on real numbers only compute in float32 at least (float16 in, float16 out).
     float_only: ClassVar[bool] = False
+    # A float-only op that also has integer (quantized) semantics (``evaluate_quantized``).
+    quantized_ok: ClassVar[bool] = False
 
     def infer(self, attrs: Any, inputs: Sequence[Value | None]) -> list[TensorType]:
         x = inputs[0]
         need(x is not None, self.name, "missing input")
         assert x is not None
         if self.float_only:
-            need(x.type.dtype.is_float, self.name, f"needs a float input, got {x.type.dtype.short}")
+            quantized = self.quantized_ok and x.type.quant is not None and x.type.dtype.is_int
+            need(x.type.dtype.is_float or quantized, self.name, f"needs a float input, got {x.type.dtype.short}")
         return [TensorType(x.type.dtype, x.type.shape)]
 
     def evaluate(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
-        reject_quantized(self.name, ctx)
+        if has_quantized_input(ctx):
+            return self.evaluate_quantized(attrs, args, ctx)
         x = args[0]
         assert x is not None
         xin = x.astype(np.float32) if x.dtype == np.float16 else x
@@ -80,6 +89,11 @@ class UnaryOp(OpDef):
     def compute(self, attrs: Any, x: np.ndarray) -> np.ndarray:
         """The element-wise function; the default applies the class's ``fn``."""
         return type(self).fn(x)
+
+    def evaluate_quantized(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
+        """Integer semantics (TFLite arithmetic); ops that have them override this."""
+        reject_quantized(self.name, ctx)
+        raise AssertionError("unreachable")
 
 
 class BinaryOp(OpDef):
@@ -99,7 +113,8 @@ class BinaryOp(OpDef):
         return [TensorType(DType.BOOL if self.bool_result else a.type.dtype, shape)]
 
     def evaluate(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
-        reject_quantized(self.name, ctx)
+        if has_quantized_input(ctx):
+            return self.evaluate_quantized(attrs, args, ctx)
         a, b = args[0], args[1]
         assert a is not None and b is not None
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -109,6 +124,11 @@ class BinaryOp(OpDef):
     def compute(self, attrs: Any, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """The element-wise function; the default applies the class's ``fn``."""
         return type(self).fn(a, b)
+
+    def evaluate_quantized(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
+        """Integer semantics (TFLite arithmetic); ops that have them override this."""
+        reject_quantized(self.name, ctx)
+        raise AssertionError("unreachable")
 
     def macs(self, attrs: Any, in_types: Sequence[TensorType | None], out_types: Sequence[TensorType]) -> int:
         return 0

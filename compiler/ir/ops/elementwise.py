@@ -12,7 +12,8 @@ import numpy as np
 
 from tinyc.errors import UnsupportedOpError
 from tinyc.ir.core import Value
-from tinyc.ir.opdef import attrs_from_dict, broadcast_shapes, const_of, need, register
+from tinyc.ir.opdef import EvalContext, attrs_from_dict, broadcast_shapes, const_of, need, register
+from tinyc.ir.ops import quantized as q
 from tinyc.ir.ops._base import BinaryOp, UnaryOp, VariadicOp
 from tinyc.ir.types import TensorType
 
@@ -27,6 +28,9 @@ class Add(BinaryOp):
 
     onnx_op = "Add"
     fn = staticmethod(np.add)
+
+    def evaluate_quantized(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
+        return [q.eval_add(args, ctx, self.name)]
 
 
 @register
@@ -43,6 +47,9 @@ class Mul(BinaryOp):
 
     onnx_op = "Mul"
     fn = staticmethod(np.multiply)
+
+    def evaluate_quantized(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
+        return [q.eval_mul(args, ctx, self.name)]
 
 
 @register
@@ -274,6 +281,10 @@ class Relu(UnaryOp):
     category = "activation"
     fn = staticmethod(lambda x: np.maximum(x, 0))
 
+    def evaluate_quantized(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
+        assert args[0] is not None
+        return [q.eval_clamp(args[0], ctx, self.name, 0.0, None)]
+
 
 @register
 class LeakyRelu(UnaryOp):
@@ -317,7 +328,16 @@ class Sigmoid(UnaryOp):
     onnx_op = "Sigmoid"
     category = "activation"
     float_only = True
+    quantized_ok = True
     fn = staticmethod(_sigmoid)
+
+    def infer(self, attrs: Any, inputs: Sequence[Value | None]) -> list[TensorType]:
+        out = super().infer(attrs, inputs)[0]
+        return [out.with_quant(q.fixed_output_quant(self.name, out.dtype)) if out.dtype.is_int else out]
+
+    def evaluate_quantized(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
+        assert args[0] is not None
+        return [q.eval_logistic(args[0], ctx)]
 
 
 @register
@@ -327,7 +347,16 @@ class Tanh(UnaryOp):
     onnx_op = "Tanh"
     category = "activation"
     float_only = True
+    quantized_ok = True
     fn = staticmethod(np.tanh)
+
+    def infer(self, attrs: Any, inputs: Sequence[Value | None]) -> list[TensorType]:
+        out = super().infer(attrs, inputs)[0]
+        return [out.with_quant(q.fixed_output_quant(self.name, out.dtype)) if out.dtype.is_int else out]
+
+    def evaluate_quantized(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
+        assert args[0] is not None
+        return [q.eval_tanh(args[0], ctx)]
 
 
 @register
@@ -354,9 +383,14 @@ class HardSwish(UnaryOp):
     onnx_op = "HardSwish"
     category = "activation"
     float_only = True
+    quantized_ok = True
 
     def compute(self, attrs: Any, x: np.ndarray) -> np.ndarray:
         return x * np.clip(x * np.float32(1 / 6) + np.float32(0.5), 0, 1)
+
+    def evaluate_quantized(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
+        assert args[0] is not None
+        return [q.eval_hard_swish(args[0], ctx)]
 
 
 @register
@@ -469,6 +503,10 @@ class Clip(UnaryOp):
             bounds[key] = None if v is None else float(np.asarray(const_of(v, self.name, key)).reshape(-1)[0])
         attrs = attrs_from_dict(self, {**onnx_attrs, **{k: v for k, v in bounds.items() if v is not None}})
         return attrs, inputs[:1]
+
+    def evaluate_quantized(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
+        assert args[0] is not None
+        return [q.eval_clamp(args[0], ctx, self.name, attrs.min, attrs.max)]
 
     def compute(self, attrs: Any, x: np.ndarray) -> np.ndarray:
         out = x

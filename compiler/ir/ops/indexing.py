@@ -18,6 +18,7 @@ import numpy as np
 from tinyc.ir.core import Value
 from tinyc.ir.opdef import EvalContext, OpDef, attrs_from_dict, const_of, need, norm_axis, register
 from tinyc.ir.ops._base import moved_quant, present
+from tinyc.ir.ops.quantized import any_quantized, eval_concat
 from tinyc.ir.ops.shape import Ints, axes_arg, const_ints, reject_unknown
 from tinyc.ir.types import TensorType
 
@@ -59,6 +60,8 @@ class Concat(OpDef):
         return [TensorType(first.dtype, shape, moved_quant(quant, lambda a: a if a != axis else None))]
 
     def evaluate(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
+        if ctx.out_types[0].quant is not None and any_quantized(ctx):  # integer: requantize inputs with other parameters
+            return [eval_concat(args, ctx, attrs.axis)]
         return [np.concatenate([a for a in args if a is not None], axis=attrs.axis)]
 
 

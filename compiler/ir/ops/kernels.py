@@ -80,7 +80,12 @@ class KernelOp(OpDef):
         raise NotImplementedError(f"{self.name}.evaluate_float")
 
     def evaluate_quantized(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
-        """Integer semantics (TFLite / CMSIS-NN arithmetic); they come with the quantizer."""
+        """Integer semantics (TFLite / CMSIS-NN arithmetic), defined in :mod:`tinyc.ir.ops.quantized`."""
+        from tinyc.ir.ops.quantized import quantized_evaluator
+
+        fn = quantized_evaluator(self.name)
+        if fn is not None:
+            return fn(attrs, args, ctx)
         raise UnsupportedOpError(
             f"{self.name}: quantized evaluation is not implemented yet",
             where=f"node {ctx.node_name!r}" if ctx.node_name else None,

@@ -12,6 +12,7 @@ from tinyc.errors import UnsupportedOpError
 from tinyc.ir.core import Value
 from tinyc.ir.opdef import EvalContext, OpDef, broadcast_shapes, need, norm_axis, register
 from tinyc.ir.ops._spatial import attr_float, attr_int, float_only, reject_unknown
+from tinyc.ir.ops.quantized import any_quantized, eval_softmax, fixed_output_quant
 from tinyc.ir.types import TensorType
 
 
@@ -160,10 +161,15 @@ class _SoftmaxBase(OpDef):
     def infer(self, attrs: Any, inputs: Sequence[Value | None]) -> list[TensorType]:
         x = _first(self.name, inputs)
         norm_axis(self.name, attrs.axis, x.type.rank)
+        if not self.log and x.type.quant is not None and x.type.dtype.is_int:  # integer softmax (TFLite int8)
+            return [TensorType(x.type.dtype, x.type.shape, fixed_output_quant(self.name, x.type.dtype))]
         need(x.type.dtype.is_float, self.name, f"input must be float, got {x.type.dtype.short}")
         return [TensorType(x.type.dtype, x.type.shape)]
 
     def evaluate(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
+        if not self.log and any_quantized(ctx):
+            assert args[0] is not None
+            return [eval_softmax(args[0], ctx, attrs.axis, attrs.coerce_2d)]
         float_only(self.name, ctx)
         x = np.asarray(args[0], dtype=np.float64)
         axis = norm_axis(self.name, attrs.axis, x.ndim) if x.ndim else 0

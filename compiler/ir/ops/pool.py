@@ -29,6 +29,7 @@ from tinyc.ir.ops._spatial import (
     resolve_pads,
     windows,
 )
+from tinyc.ir.ops.quantized import any_quantized, eval_mean
 from tinyc.ir.types import TensorType
 
 
@@ -194,9 +195,11 @@ class GlobalAveragePool(_GlobalPool):
     onnx_op = "GlobalAveragePool"
 
     def evaluate(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
-        float_only(self.name, ctx)
         x = args[0]
         assert x is not None
+        if any_quantized(ctx):  # TFLite's integer MEAN over the spatial axes
+            return [eval_mean(x, ctx, self.name, tuple(range(2, x.ndim)), True)]
+        float_only(self.name, ctx)
         y = x.astype(np.float64).mean(axis=tuple(range(2, x.ndim)), keepdims=True)
         return [y.astype(ctx.out_types[0].dtype.numpy)]
 

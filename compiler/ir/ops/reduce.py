@@ -18,6 +18,7 @@ from tinyc.ir.core import Value
 from tinyc.ir.dtypes import DType
 from tinyc.ir.opdef import EvalContext, OpDef, attrs_from_dict, need, norm_axis, register
 from tinyc.ir.ops._base import present, reject_quantized
+from tinyc.ir.ops.quantized import any_quantized, eval_mean
 from tinyc.ir.ops.shape import Ints, axes_arg, const_ints, norm_axes, reject_unknown
 from tinyc.ir.types import TensorType
 
@@ -63,7 +64,8 @@ class ReduceOp(OpDef):
         return [TensorType(x.type.dtype, shape)]
 
     def evaluate(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
-        reject_quantized(self.name, ctx)
+        if any_quantized(ctx):
+            return self.evaluate_quantized(attrs, args, ctx)
         x = args[0]
         assert x is not None
         axes = self._axes(attrs, x.ndim)
@@ -72,6 +74,11 @@ class ReduceOp(OpDef):
         wide = x.astype(np.float64) if x.dtype.kind == "f" else x
         out = np.asarray(type(self).fn(wide, axes))
         return [out.reshape(ctx.out_types[0].shape).astype(x.dtype)]
+
+    def evaluate_quantized(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
+        """Integer semantics (TFLite arithmetic); reductions that have them override this."""
+        reject_quantized(self.name, ctx)
+        raise AssertionError("unreachable")
 
     def macs(self, attrs: Any, in_types: Sequence[TensorType | None], out_types: Sequence[TensorType]) -> int:
         t = in_types[0]
@@ -97,6 +104,11 @@ class ReduceMean(ReduceOp):
 
     onnx_op = "ReduceMean"
     fn = _fn(np.mean)
+
+    def evaluate_quantized(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
+        x = args[0]
+        assert x is not None
+        return [eval_mean(x, ctx, self.name, self._axes(attrs, x.ndim), attrs.keepdims)]
 
 
 @register

@@ -1,0 +1,126 @@
+"""The quantization API: ``tinyc.quantize(model, calib=...)`` and the pass form backends use.
+
+    qmodel = quantize(model, calib="calib.npz")                 # int8, min/max ranges
+    qmodel = quantize(model, calib=samples, scheme="int16x8", observer="mse")
+    outputs = tinyc.run(qmodel, x)                              # the integer reference interpreter
+
+The float model is left untouched; the returned model holds the MCU
+pipeline's graph (NHWC kernel ops, fused clamps) quantized as described in
+docs/quantization.md.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+from tinyc.api import Model, load
+from tinyc.ir.core import Graph
+from tinyc.ir.opdef import OPS
+from tinyc.passes import PassOptions, PassResult, run_passes
+from tinyc.quant.calibrate import RANDOM, load_samples
+from tinyc.quant.prequant import WeightHint, has_qdq, weight_hints
+from tinyc.quant.quantizer import QuantizeReport, QuantOptions, quantize_graph
+
+log = logging.getLogger(__name__)
+
+__all__ = ["QuantOptions", "QuantizeReport", "clone_graph", "quantize", "quantize_model", "quantize_passes"]
+
+
+def clone_graph(graph: Graph) -> Graph:
+    """A deep copy of ``graph`` that shares the (immutable, registered) op definitions."""
+    memo: dict[int, Any] = {id(op): op for op in OPS.values()}
+    return copy.deepcopy(graph, memo)
+
+
+def _options(options: QuantOptions | None, overrides: dict[str, Any]) -> QuantOptions:
+    base = options or QuantOptions()
+    fields = {k: v for k, v in overrides.items() if v is not None}
+    return QuantOptions(**{**base.__dict__, **fields}) if fields else base
+
+
+def quantize_model(
+    model: Model | Any,
+    calib: Any = None,
+    *,
+    options: QuantOptions | None = None,
+    pass_options: PassOptions | None = None,
+    pipeline: bool = True,
+) -> tuple[Model, QuantizeReport]:
+    """Quantize a copy of ``model``; returns the quantized model and what the quantizer did.
+
+    ``calib``: an .npz/.npy path, a folder of .npy files, ``"random"``, a
+    mapping of stacked arrays, an array, or an iterable of samples (see
+    :mod:`tinyc.quant.calibrate`). It may be None only for pre-quantized (QDQ)
+    models whose every activation already carries parameters.
+    ``pipeline``: run the MCU pipeline first (turn it off for a graph that
+    already went through it).
+    """
+    opts = options or QuantOptions()
+    m = load(model) if not isinstance(model, Model) else model
+    graph = clone_graph(m.graph)
+    hints: list[WeightHint] = weight_hints(graph) if has_qdq(graph) else []
+    if pipeline:
+        from tinyc.passes.pipelines import mcu_pipeline
+
+        graph, _ = run_passes(graph, mcu_pipeline(), pass_options)
+    samples = None
+    if calib is not None:
+        samples = load_samples(calib, graph, random_count=opts.random_samples, limit=opts.max_samples)
+    report = quantize_graph(graph, samples, opts, weight_hints=hints)
+    return Model(graph, m.source, m.name), report
+
+
+def quantize(
+    model: Model | Any,
+    calib: Any = None,
+    *,
+    scheme: str | None = None,
+    observer: str | None = None,
+    int_io: bool | None = None,
+    options: QuantOptions | None = None,
+) -> Model:
+    """Post-training quantization with TFLite-exact integer semantics; returns a new model.
+
+    ``scheme`` "int8" (default) or "int16x8"; ``observer`` "minmax" (default),
+    "percentile" or "mse"; ``int_io`` keeps integer tensors at the graph's
+    inputs and outputs instead of float with Quantize/DequantizeLinear.
+    """
+    opts = _options(options, {"scheme": scheme, "observer": observer, "int_io": int_io})
+    qmodel, _ = quantize_model(model, calib, options=opts)
+    return qmodel
+
+
+def quantize_passes(options: QuantOptions, calib: Any = None) -> list[Any]:
+    """The MCU pipeline with quantization, as a pass list a backend can run.
+
+    The first pass records the weights' parameters of a pre-quantized model
+    before the pipeline folds them; the last one quantizes.
+    """
+    from tinyc.passes.pipelines import mcu_pipeline
+
+    hints: list[WeightHint] = []
+
+    class _Capture:
+        name = "capture-weight-quant"
+
+        def __call__(self, graph: Graph) -> PassResult:
+            hints[:] = weight_hints(graph) if has_qdq(graph) else []
+            return PassResult(graph, False)
+
+    class _Quantize:
+        name = f"quantize-{options.scheme}"
+
+        def __call__(self, graph: Graph) -> PassResult:
+            samples = None
+            if calib is not None:
+                samples = load_samples(calib, graph, random_count=options.random_samples, limit=options.max_samples)
+            quantize_graph(graph, samples, options, weight_hints=hints)
+            return PassResult(graph, True)
+
+    return [_Capture(), *mcu_pipeline(), _Quantize()]
+
+
+def is_random(calib: Any) -> bool:
+    return isinstance(calib, str) and calib == RANDOM
