@@ -27,6 +27,8 @@ examples:
   tinyc run model.onnx --input x.npy --output y.npy
   tinyc analyze model.onnx --target stm32h7   per-layer table and memory plan
   tinyc compile model.onnx --target stm32h7 -o build/
+  tinyc run model.onnx --quantize int8 --calib calib.npz --input x.npy
+  tinyc analyze model.onnx --quantize int8 --calib calib.npz --eval eval.npz
   tinyc targets                               list the boards tinyc knows
 """
 
@@ -123,10 +125,45 @@ def cmd_ir(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_quant_args(p: argparse.ArgumentParser, *, eval_set: bool = False) -> None:
+    g = p.add_argument_group("quantization (TFLite-exact integer semantics, see docs/quantization.md)")
+    g.add_argument("--quantize", choices=["int8", "int16x8"], help="post-training quantization: int8, or int16 activations with int8 weights")
+    g.add_argument("--calib", metavar="DATA", help="calibration data: .npz keyed by input name (one sample per row), .npy, a folder of .npy samples, or 'random' (smoke tests only)")
+    g.add_argument("--observer", choices=["minmax", "percentile", "mse"], default="minmax", help="how activation ranges are chosen (default minmax)")
+    g.add_argument("--int-io", action="store_true", help="integer graph inputs and outputs (no quantize/dequantize at the edges)")
+    if eval_set:
+        g.add_argument("--eval", metavar="DATA", help="measure quantization error on this data (default: the calibration data)")
+
+
+def _quant_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """QuantOptions from the command line, or None without --quantize."""
+    if not args.quantize:
+        given = [f for f, v in (("--calib", args.calib), ("--int-io", args.int_io), ("--eval", getattr(args, "eval", None))) if v]
+        if given:
+            raise InputError(f"{', '.join(given)} only apply with --quantize", hint="add --quantize int8 (or int16x8)")
+        return None
+    from tinyc.quant.quantizer import QuantOptions
+
+    if args.calib == "random":
+        print("warning: --calib random: activation ranges come from random noise, not from your data;", file=sys.stderr)
+        print("warning: the quantized model's accuracy says nothing about real inputs. Use real samples for anything but a smoke test.", file=sys.stderr)
+    return QuantOptions(scheme=args.quantize, observer=args.observer, int_io=args.int_io)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from tinyc.api import run
 
     model = _load(args)
+    qopts = _quant_options(args)
+    if qopts is not None:
+        from tinyc.quant.api import quantize_model
+
+        model, _ = quantize_model(model, args.calib, options=qopts)
+        if qopts.int_io:
+            for v in model.graph.inputs:
+                q = v.type.quant
+                if q is not None:
+                    print(f"input {v.name}: {v.type.dtype.short}, real = {q.scale[0]:.9g} * (q - {q.zero_point[0]})", file=sys.stderr)
     inputs = _read_inputs(args.input, model.input_names)
     outputs = run(model, inputs)
     if args.output:
@@ -145,6 +182,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from tinyc.memory.cliargs import plan_options_from_args
 
     model = _load(args)
+    qopts = _quant_options(args)
+    if qopts is not None:
+        return _analyze_quantized(args, model, qopts)
     result = analyze(model, target=args.target, pass_options=_pass_options(args), memory_plot=args.memory_plot, plan_options=plan_options_from_args(args))
     if args.json:
         json.dump(result.to_json(), sys.stdout, indent=2)
@@ -154,12 +194,40 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _analyze_quantized(args: argparse.Namespace, model, qopts) -> int:  # type: ignore[no-untyped-def]
+    """``analyze --quantize``: the quantized graph's table (and memory plan), then per-layer SQNR and output errors."""
+    from tinyc.analysis import analyze_graph
+    from tinyc.driver import Analysis, resolve_target
+    from tinyc.memory.cliargs import plan_options_from_args
+    from tinyc.quant.api import quantization_report
+
+    qmodel, acc = quantization_report(model, args.calib, eval_data=args.eval, options=qopts, pass_options=_pass_options(args))
+    result = Analysis(analyze_graph(qmodel.graph, qmodel.name))
+    if args.target:
+        from tinyc.memory import plan_memory
+
+        result.memory = plan_memory(qmodel.graph, resolve_target(args.target), options=plan_options_from_args(args))
+        if args.memory_plot:
+            from tinyc.memory.plot import plot_plan
+
+            plot_plan(result.memory, Path(args.memory_plot))
+    if args.json:
+        json.dump({**result.to_json(), "quantization": acc.to_json()}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(result.text() + "\n\n" + acc.text() + "\n")
+    return 0
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     from tinyc.driver import CompileOptions, compile_model
     from tinyc.memory.cliargs import plan_options_from_args
 
     model = _load(args)
-    opts = CompileOptions(target=args.target, target_file=args.target_file, plan=plan_options_from_args(args))
+    quant = {}
+    if _quant_options(args) is not None:
+        quant = dict(quantize=args.quantize, calib=args.calib, observer=args.observer, int_io=args.int_io)
+    opts = CompileOptions(target=args.target, target_file=args.target_file, plan=plan_options_from_args(args), **quant)
     art = compile_model(model, output_dir=args.output, options=opts, pass_options=_pass_options(args))
     print(f"wrote {len(art.files)} files to {art.output_dir}")
     for f in art.files:
@@ -215,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.add_argument("--input", required=True, help=".npy (single input) or .npz keyed by input name")
     p.add_argument("--output", help="write outputs to .npy (single output) or .npz")
+    _add_quant_args(p)
     p.set_defaults(fn=cmd_run)
 
     p = sub.add_parser("analyze", help="per-layer table, totals, memory plan", description="Per-layer shapes, parameters and MACs; with --target, the memory plan.")
@@ -223,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output (schema in docs/memory.md)")
     p.add_argument("--memory-plot", metavar="PNG", help="draw the memory plan (needs --target)")
     add_memory_args(p)
+    _add_quant_args(p, eval_set=True)
     _add_pass_args(p)
     p.set_defaults(fn=cmd_analyze)
 
@@ -232,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--target-file", help="a board description TOML of your own")
     p.add_argument("-o", "--output", required=True, help="output folder (replaced atomically)")
     add_memory_args(p)
+    _add_quant_args(p)
     _add_pass_args(p)
     p.set_defaults(fn=cmd_compile)
 

@@ -34,6 +34,18 @@ class CompileOptions:
     target: str | None = None
     target_file: str | Path | None = None
     plan: Any = None  # tinyc.memory.PlanOptions for the memory planner (None: its defaults)
+    quantize: str | None = None  # "int8" | "int16x8": post-training quantization (tinyc.quant), None: float
+    calib: Any = None  # calibration data: .npz/.npy path, folder, "random", arrays or an iterable of samples
+    observer: str = "minmax"  # activation ranges: "minmax" | "percentile" | "mse"
+    int_io: bool = False  # integer graph inputs/outputs instead of float with Quantize/DequantizeLinear
+
+    def quant_options(self) -> Any:
+        """The ``tinyc.quant.QuantOptions`` these options ask for, or None for a float compile."""
+        if not self.quantize:
+            return None
+        from tinyc.quant.quantizer import QuantOptions
+
+        return QuantOptions(scheme=self.quantize, observer=self.observer, int_io=self.int_io)
 
 
 @dataclass

@@ -22,10 +22,11 @@ from tinyc.passes import PassOptions, PassResult, run_passes
 from tinyc.quant.calibrate import RANDOM, load_samples
 from tinyc.quant.prequant import WeightHint, has_qdq, weight_hints
 from tinyc.quant.quantizer import QuantizeReport, QuantOptions, quantize_graph
+from tinyc.quant.report import AccuracyReport, compare_graphs
 
 log = logging.getLogger(__name__)
 
-__all__ = ["QuantOptions", "QuantizeReport", "clone_graph", "quantize", "quantize_model", "quantize_passes"]
+__all__ = ["AccuracyReport", "QuantOptions", "QuantizeReport", "clone_graph", "quantization_report", "quantize", "quantize_model", "quantize_passes"]
 
 
 def clone_graph(graph: Graph) -> Graph:
@@ -38,6 +39,17 @@ def _options(options: QuantOptions | None, overrides: dict[str, Any]) -> QuantOp
     base = options or QuantOptions()
     fields = {k: v for k, v in overrides.items() if v is not None}
     return QuantOptions(**{**base.__dict__, **fields}) if fields else base
+
+
+def _pipelined(model: Model | Any, pipeline: bool, pass_options: PassOptions | None) -> tuple[Model, Graph, list[WeightHint]]:
+    m = load(model) if not isinstance(model, Model) else model
+    graph = clone_graph(m.graph)
+    hints: list[WeightHint] = weight_hints(graph) if has_qdq(graph) else []
+    if pipeline:
+        from tinyc.passes.pipelines import mcu_pipeline
+
+        graph, _ = run_passes(graph, mcu_pipeline(), pass_options)
+    return m, graph, hints
 
 
 def quantize_model(
@@ -58,18 +70,41 @@ def quantize_model(
     already went through it).
     """
     opts = options or QuantOptions()
-    m = load(model) if not isinstance(model, Model) else model
-    graph = clone_graph(m.graph)
-    hints: list[WeightHint] = weight_hints(graph) if has_qdq(graph) else []
-    if pipeline:
-        from tinyc.passes.pipelines import mcu_pipeline
-
-        graph, _ = run_passes(graph, mcu_pipeline(), pass_options)
-    samples = None
-    if calib is not None:
-        samples = load_samples(calib, graph, random_count=opts.random_samples, limit=opts.max_samples)
+    m, graph, hints = _pipelined(model, pipeline, pass_options)
+    samples = None if calib is None else load_samples(calib, graph, random_count=opts.random_samples, limit=opts.max_samples)
     report = quantize_graph(graph, samples, opts, weight_hints=hints)
     return Model(graph, m.source, m.name), report
+
+
+def quantization_report(
+    model: Model | Any,
+    calib: Any = None,
+    *,
+    eval_data: Any = None,
+    options: QuantOptions | None = None,
+    classifier: bool | None = None,
+    pass_options: PassOptions | None = None,
+) -> tuple[Model, AccuracyReport]:
+    """Quantize and measure: per-layer SQNR and output errors against the float graph.
+
+    Errors are measured on ``eval_data`` (same forms as ``calib``) or, when
+    None, on the calibration samples. ``classifier`` forces top-1 agreement on
+    or off (default: outputs produced by a softmax).
+    """
+    opts = options or QuantOptions()
+    m, fgraph, hints = _pipelined(model, True, pass_options)
+    qgraph = clone_graph(fgraph)
+    samples = None if calib is None else load_samples(calib, fgraph, random_count=opts.random_samples, limit=opts.max_samples)
+    rep = quantize_graph(qgraph, samples, opts, weight_hints=hints)
+    if eval_data is not None:
+        evals, source = load_samples(eval_data, fgraph, what="evaluation data"), "evaluation set"
+    elif samples is not None:
+        evals, source = samples, "calibration set"
+    else:
+        evals, source = load_samples(None, fgraph, what="evaluation data (or calibration data)"), ""
+    layers, outputs = compare_graphs(fgraph, qgraph, evals, renamed=rep.renamed, classifier=classifier)
+    acc = AccuracyReport(m.name, opts.scheme, opts.observer, rep.samples, len(evals), source, layers, outputs, rep.float_nodes)
+    return Model(qgraph, m.source, m.name), acc
 
 
 def quantize(

@@ -82,6 +82,7 @@ class QuantizeReport:
     float_nodes: list[tuple[str, str, str]] = field(default_factory=list)  # (node, op, why it stays float)
     kept_from_model: int = 0  # activation parameters taken from a pre-quantized model
     params: dict[str, QuantParams] = field(default_factory=dict)  # activation parameters by value name
+    renamed: dict[str, str] = field(default_factory=dict)  # integer value -> the float name it gave up (graph outputs)
 
 
 def quantize_graph(
@@ -292,6 +293,9 @@ class _Quantizer:
             if is_output:
                 out_name = v.name
                 g.rename_value(v, _free_name(g, f"{v.name}_{self.dt.short}"))
+                self.report.renamed[v.name] = out_name
+                if out_name in self.params:
+                    self.params[v.name] = self.params.pop(out_name)
                 f = self._emit_dq(v, before=first, name=out_name)
                 g.outputs = [f if o is v else o for o in g.outputs]
             else:
