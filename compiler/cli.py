@@ -309,6 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("targets", help="list the known targets", description="List the targets (boards) and their memories.")
     p.add_argument("name", nargs="?", help="show one target in detail")
     p.set_defaults(fn=cmd_targets)
+
+    from tinyc.validate import add_parser as add_validate_parser
+
+    add_validate_parser(sub)
     return parser
 
 

@@ -30,7 +30,7 @@ from tinyc.passes.manager import Pass, PassResult
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BACKEND", "CmsisNnBackend", "SUPPORTED_OPS", "is_int8_graph", "plan_for", "generate"]
+__all__ = ["BACKEND", "CmsisNnBackend", "SUPPORTED_OPS", "generate", "is_int8_graph", "plan_for", "quant_options"]
 
 SUPPORTED_OPS = tuple(sorted(EMITTERS))
 
@@ -48,44 +48,44 @@ def is_int8_graph(graph: Graph) -> bool:
     return True
 
 
-class QuantizePass:
-    """Run tinyc's int8 quantizer with the compile options' calibration (a no-op on int8 graphs)."""
+class SkipIfInt8:
+    """Wrap the quantizer's pass: an already int8 graph (edges aside) goes through unchanged."""
 
-    name = "quantize-int8"
-
-    def __init__(self, options: Any, model: Any = None) -> None:
-        self.options = options
+    def __init__(self, inner: Pass) -> None:
+        self.inner = inner
+        self.name = inner.name
 
     def __call__(self, graph: Graph) -> PassResult:
         if is_int8_graph(graph):
             return PassResult(graph, False)
-        try:
-            from tinyc.quant.api import quantize  # type: ignore[import-not-found]
-        except ImportError:
-            raise QuantizationError(
-                "the cmsis_nn backend runs int8 models, and this version of tinyc cannot quantize yet",
-                hint="pass an int8 (QDQ) model",
-            ) from None
-        from tinyc.api import Model
-
-        model = Model(graph, "", graph.name)
-        kwargs: dict[str, Any] = {}
-        calib = getattr(self.options, "calib", None)
-        qopts = getattr(self.options, "quantize", None)
-        if qopts is not None and not isinstance(qopts, (bool, str)):
-            kwargs["options"] = qopts
-        qmodel = quantize(model, calib=calib, **kwargs)
-        return PassResult(qmodel.graph, True)
+        return self.inner(graph)
 
 
-def _mcu_passes() -> list[Pass]:
-    try:
-        from tinyc.passes.pipelines import mcu_pipeline  # type: ignore[attr-defined]
-    except ImportError:
-        from tinyc.passes.pipelines import default_pipeline
+def quant_options(options: Any) -> Any:
+    """The quantizer's options from the compile options (``quantize``: QuantOptions, a scheme name, or None)."""
+    from tinyc.quant.api import QuantOptions
 
-        return list(default_pipeline())
-    return list(mcu_pipeline())
+    q = getattr(options, "quantize", None)
+    if isinstance(q, QuantOptions):
+        opts = q
+    elif isinstance(q, str) and q:
+        opts = QuantOptions(scheme=q)
+    else:
+        opts = QuantOptions()
+    if opts.scheme != "int8":
+        raise QuantizationError(
+            f"the cmsis_nn backend runs int8 models; quantization scheme {opts.scheme!r} is not supported",
+            hint="compile with --quantize int8 (the default)",
+        )
+    return opts
+
+
+def _quantize_passes(options: Any) -> list[Pass]:
+    from tinyc.quant.api import quantize_passes
+
+    passes = list(quantize_passes(quant_options(options), getattr(options, "calib", None)))
+    passes[-1] = SkipIfInt8(passes[-1])
+    return passes
 
 
 def plan_for(graph: Graph, target: Any, options: Any = None) -> Any:
@@ -115,7 +115,8 @@ class CmsisNnBackend:
     name = "cmsis_nn"
 
     def pipeline(self, target: Any, options: Any) -> list[Pass]:
-        return [*_mcu_passes(), QuantizePass(options), strip_io_quantization]
+        """The MCU lowering and int8 quantization (tinyc.quant), then the int8 I/O boundary."""
+        return [*_quantize_passes(options), strip_io_quantization]
 
     def write(self, ctx: BackendContext) -> list[Path]:
         source = PurePath(ctx.model.source).name if getattr(ctx.model, "source", "") else ""

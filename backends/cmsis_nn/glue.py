@@ -174,3 +174,12 @@ def region_summary(target: Target, gen: Generated) -> dict[str, dict[str, int]]:
 
 def fmt_size(n: int) -> str:
     return format_size(n)
+
+
+def model_prefix(model: str | Path) -> str:
+    """The C prefix (and file names) ``tinyc compile`` gives a model file: its stem as a C identifier."""
+    from tinyc.api import _model_name
+    from tinyc.backends.cmsis_nn.emitter import c_ident
+
+    return c_ident(_model_name(Path(model).stem), "model").lower()
+
