@@ -152,14 +152,15 @@ int main(void)
     long n = 0;
     while ({read_i8}) {{
 #if defined(TINYC_PROFILE)
-        profiling = (n == 0);
+        if (n == 0) {{ /* one extra, profiled run of the first sample: per-layer counts */
+            profiling = 1;
+            (void){p}_run({run_args});
+            profiling = 0;
+        }}
 #endif
         const uint32_t t0 = ticks();
         const {p}_status s = {p}_run({run_args});
         const uint32_t t1 = ticks();
-#if defined(TINYC_PROFILE)
-        profiling = 0;
-#endif
         printf("run %ld %d %lu\\n", n, (int)s, (unsigned long)(t1 - t0));
         if (s != {P}_OK) return 4;
 {write_i8}
@@ -297,7 +298,12 @@ def qemu_linker_script(target: Target, used_sections: dict[str, str], flash: str
 
 
 def build_qemu(build_dir: Path, work: Path, target: Target, *, opt: str = "-O2", extra: list[str] | None = None) -> Path:
-    """Cross-compile the model, runtime and harness for the emulated Cortex-M7; returns the ELF."""
+    """Cross-compile the model, runtime and harness for the emulated Cortex-M7; returns the ELF.
+
+    Each source becomes its own object (``work/obj/<stem>.o``) and the link
+    writes a map (``harness_m7.map``), so ``size_breakdown`` can attribute
+    flash to the model's code, its constants and the kernels.
+    """
     info = BuildInfo.read(build_dir)
     runtime = runtime_dir()
     startup = runtime / "platform" / "mps2_an500" / "startup.c"
@@ -308,14 +314,47 @@ def build_qemu(build_dir: Path, work: Path, target: Target, *, opt: str = "-O2",
     work.mkdir(parents=True, exist_ok=True)
     (work / "harness.c").write_text(harness_c(info))
     (work / "qemu.ld").write_text(qemu_linker_script(target, sections, flash))
+    gcc = _tool("arm-none-eabi-gcc")
+    flags = [*C_FLAGS, *M7_FLAGS, opt, "-ffunction-sections", "-fdata-sections", *(extra or []), "-DTINYC_PROFILE", f"-I{info.dir}", f"-I{runtime / 'include'}"]
+    objdir = work / "obj"
+    objdir.mkdir(exist_ok=True)
+    objects = []
+    for src in [*_sources(info, runtime), str(work / "harness.c"), str(startup)]:
+        obj = objdir / (Path(src).stem + ".o")
+        _compile([gcc, *flags, "-c", src, "-o", str(obj)], f"Cortex-M7 build of {Path(src).name}")
+        objects.append(str(obj))
     elf = work / "harness_m7.elf"
-    cmd = [
-        _tool("arm-none-eabi-gcc"), *C_FLAGS, *M7_FLAGS, opt, *(extra or []), "-DTINYC_PROFILE",
-        f"-I{info.dir}", f"-I{runtime / 'include'}", *_sources(info, runtime), str(work / "harness.c"), str(startup),
-        "-T", str(work / "qemu.ld"), "-nostartfiles", "--specs=rdimon.specs", "-Wl,--gc-sections", "-o", str(elf),
-    ]  # fmt: skip
-    _compile(cmd, "Cortex-M7 build")
+    link = [gcc, *M7_FLAGS, *objects, "-T", str(work / "qemu.ld"), "-nostartfiles", "--specs=rdimon.specs", "-Wl,--gc-sections", f"-Wl,-Map={work / 'harness_m7.map'}", "-o", str(elf)]
+    _compile(link, "Cortex-M7 link")
     return elf
+
+
+def size_breakdown(map_file: Path, prefix: str, runtime_objects: list[str]) -> dict[str, int]:
+    """Bytes the linked image keeps per kind: the model's code, its constants, the kernels' code (from a GNU ld map)."""
+    import re
+
+    text = map_file.read_text(errors="replace")
+    body = text.split("Linker script and memory map", 1)[-1]
+    out = {"model_code": 0, "model_const": 0, "kernels_code": 0, "kernels_const": 0}
+    pending: str | None = None
+    pat = re.compile(r"^\s*(\.\S+)?\s+0x[0-9a-fA-F]+\s+0x([0-9a-fA-F]+)\s+(\S+\.o)\s*$")
+    for line in body.splitlines():
+        m = pat.match(line)
+        if m is None:
+            only = re.match(r"^\s(\.\S+)\s*$", line)
+            pending = only.group(1) if only else None
+            continue
+        section = m.group(1) or pending or ""
+        pending = None
+        size, obj = int(m.group(2), 16), Path(m.group(3)).stem
+        if size == 0 or not section.startswith((".text", ".rodata")):
+            continue
+        kind = "code" if section.startswith(".text") else "const"
+        if obj in (prefix, f"{prefix}_weights"):
+            out[f"model_{kind}"] += size
+        elif obj in runtime_objects:
+            out[f"kernels_{kind}"] += size
+    return out
 
 
 # -- running ---------------------------------------------------------------------------------------
