@@ -250,13 +250,10 @@ def run_on_target(build_dir: str | Path, xs: np.ndarray | Sequence[np.ndarray], 
 
 
 def _compile_options(target: Any, calib: Any) -> Any:
+    """Compile options for ``target`` (a name, a .toml path or a Target), quantizing to int8 with ``calib``."""
     from tinyc.driver import CompileOptions
 
-    names = {f.name for f in dataclasses.fields(CompileOptions)}
-    cls: Any = CompileOptions
-    if "calib" not in names:  # older drivers: carry the calibration data to the backend's pipeline anyway
-        cls = dataclasses.make_dataclass("ValidateOptions", [("calib", Any, None)], bases=(CompileOptions,), frozen=True)
-    return cls(target=target, calib=calib)
+    return CompileOptions(target=target, quantize="int8", calib=calib)
 
 
 def validate(

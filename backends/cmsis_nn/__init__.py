@@ -62,20 +62,20 @@ class SkipIfInt8:
 
 
 def quant_options(options: Any) -> Any:
-    """The quantizer's options from the compile options (``quantize``: QuantOptions, a scheme name, or None)."""
+    """The quantizer's options for a compile: what ``options`` ask for, int8 when they ask for nothing (the kernels are int8)."""
     from tinyc.quant.api import QuantOptions
 
     q = getattr(options, "quantize", None)
     if isinstance(q, QuantOptions):
         opts = q
-    elif isinstance(q, str) and q:
-        opts = QuantOptions(scheme=q)
+    elif q and hasattr(options, "quant_options"):
+        opts = options.quant_options()
     else:
-        opts = QuantOptions()
+        opts = QuantOptions(scheme=q or "int8", observer=getattr(options, "observer", "minmax"), int_io=bool(getattr(options, "int_io", False)))
     if opts.scheme != "int8":
         raise QuantizationError(
             f"the cmsis_nn backend runs int8 models; quantization scheme {opts.scheme!r} is not supported",
-            hint="compile with --quantize int8 (the default)",
+            hint="compile with --quantize int8 (the default for this target)",
         )
     return opts
 
