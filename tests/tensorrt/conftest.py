@@ -1,0 +1,8 @@
+"""TensorRT backend and ONNX writer tests: make ``trt_helpers`` importable."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
