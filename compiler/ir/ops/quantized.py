@@ -419,6 +419,7 @@ class Requantize(OpDef):
         need(attrs.dtype in ACTIVATION_DTYPES, self.name, f"output type {attrs.dtype.short} is not int8 or int16")
         need(attrs.scale > 0, self.name, f"scale {attrs.scale} must be positive")
         need(attrs.dtype.qmin <= attrs.zero_point <= attrs.dtype.qmax, self.name, f"zero point {attrs.zero_point} does not fit {attrs.dtype.short}")
+        need(attrs.dtype is not DType.I16 or attrs.zero_point == 0, self.name, "int16 tensors are symmetric: zero point 0")
         return [TensorType(attrs.dtype, x.type.shape, QuantParams.per_tensor(attrs.scale, attrs.zero_point))]
 
     def evaluate(self, attrs: Any, args: Sequence[np.ndarray | None], ctx: EvalContext) -> list[np.ndarray]:
