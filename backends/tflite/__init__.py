@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tinyc.backends import BackendContext
-from tinyc.backends.tflite.writer import IO_TYPES, WriteOptions, Written, is_quantized_graph, write_graph
+from tinyc.backends.tflite.writer import IO_TYPES, WriteOptions, Written, write_graph
 from tinyc.errors import QuantizationError, TargetError, TinycError
 from tinyc.ir.core import Graph
 from tinyc.passes.manager import Pass, PassResult
@@ -53,43 +53,48 @@ def float_nodes(graph: Graph) -> list[str]:
 
 
 def backend_settings(target: Any, options: Any) -> dict[str, Any]:
-    """The backend's settings: target file options, overridden by compile options."""
+    """The backend's settings from the target file's options and the compile options.
+
+    The Edge TPU targets always quantize to int8. ``rpi-cm4`` quantizes when
+    asked (``quantize``) or given calibration data, and otherwise writes the
+    float model; an int8 input model stays int8 either way.
+    """
     t = dict(getattr(target, "backend_options", {}) or {})
+    where = f"target {getattr(target, 'name', '?')!r}"
     edgetpu = bool(t.get("edgetpu", False))
-    quant = str(getattr(options, "quantize", None) or t.get("quantization", "int8"))
-    if quant in ("False", "none", "float", "fp32"):
-        quant = "float"
-    io = getattr(options, "io_type", None) or t.get("io_dtype") or t.get("io_type") or ("int8" if quant != "float" else "float")
+    asked = getattr(options, "quantize", None)
+    scheme = getattr(asked, "scheme", asked)
+    if scheme not in (None, "", "int8"):
+        raise QuantizationError(f"the tflite backend writes int8 models; quantization scheme {scheme!r} is not supported", where=where, hint="use --quantize int8")
+    quantize = edgetpu or bool(scheme) or getattr(options, "calib", None) is not None
+    io = getattr(options, "io_type", None) or ("int8" if getattr(options, "int_io", False) else None)
+    io = io or t.get("io_dtype") or t.get("io_type") or ("int8" if edgetpu else "float")
     if io not in IO_TYPES:
-        raise TargetError(f"unknown I/O type {io!r}", where=f"target {target.name!r}", hint=f"choose one of {', '.join(IO_TYPES)}")
-    if edgetpu and quant == "float":
-        raise TargetError("the Edge TPU runs only int8 models", where=f"target {target.name!r}", hint="quantize: give --calib DATA")
-    return {"edgetpu": edgetpu, "quantization": quant, "io_type": io, "compiler": str(t.get("edgetpu_compiler", "edgetpu_compiler"))}
+        raise TargetError(f"unknown I/O type {io!r}", where=where, hint=f"choose one of {', '.join(IO_TYPES)}")
+    return {"edgetpu": edgetpu, "quantization": "int8" if quantize else "float", "io_type": io, "compiler": str(t.get("edgetpu_compiler", "edgetpu_compiler"))}
 
 
-class QuantizeForTFLite:
-    """Run tinyc's int8 quantizer with the compile options' calibration; a no-op on an int8 graph."""
+class SkipIfInt8:
+    """Wrap the quantizer's pass: a graph that is already int8 (edges aside) goes through unchanged."""
 
-    name = "quantize-int8"
-
-    def __init__(self, options: Any) -> None:
-        self.options = options
+    def __init__(self, inner: Pass) -> None:
+        self.inner = inner
+        self.name = inner.name
 
     def __call__(self, graph: Graph) -> PassResult:
         if not float_nodes(graph):
             return PassResult(graph, False)
-        try:
-            from tinyc.quant.api import quantize  # type: ignore[import-not-found]
-        except ImportError:
-            raise QuantizationError("this version of tinyc cannot quantize yet", hint="pass an int8 model (a .tflite or QDQ ONNX)") from None
-        from tinyc.api import Model
+        return self.inner(graph)
 
-        kwargs: dict[str, Any] = {}
-        qopts = getattr(self.options, "quantize", None)
-        if qopts is not None and not isinstance(qopts, (bool, str)):
-            kwargs["options"] = qopts
-        qmodel = quantize(Model(graph, "", graph.name), calib=getattr(self.options, "calib", None), **kwargs)
-        return PassResult(qmodel.graph, True)
+
+def _quantize_passes(options: Any) -> list[Pass]:
+    from tinyc.quant.api import QuantOptions, quantize_passes
+
+    asked = getattr(options, "quantize", None)
+    opts = asked if isinstance(asked, QuantOptions) else QuantOptions(scheme="int8", observer=getattr(options, "observer", "minmax") or "minmax")
+    passes = list(quantize_passes(opts, getattr(options, "calib", None)))
+    passes[-1] = SkipIfInt8(passes[-1])
+    return passes
 
 
 def _mcu_passes() -> list[Pass]:
@@ -103,10 +108,7 @@ class TFLiteBackend:
 
     def pipeline(self, target: Any, options: Any) -> list[Pass]:
         s = backend_settings(target, options)
-        passes = _mcu_passes()
-        if s["quantization"] != "float":
-            passes.append(QuantizeForTFLite(options))
-        return passes
+        return _quantize_passes(options) if s["quantization"] == "int8" else _mcu_passes()
 
     def write(self, ctx: BackendContext) -> list[Path]:
         from tinyc.backends.tflite.edgetpu import map_ops, run_compiler

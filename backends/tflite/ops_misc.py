@@ -54,6 +54,8 @@ class BinaryMapping(Mapping):
         ins = r.inputs()
         if len(ins) != 2:
             raise r.fail(f"{r.builtin} takes two inputs, got {len(ins)}")
+        if r.builtin in ("MAXIMUM", "MINIMUM") and self._read_clamp(r, ins):
+            return
         a, b = r.value(ins[0]), r.value(ins[1])
         lo = hi = None
         if opt_name is not None:
@@ -67,6 +69,25 @@ class BinaryMapping(Mapping):
             t = r.ttype(out)
             y = r.emit_tmp(ir_op, [a, b], None, t, "unclamped")
             r.emit("Clip", [y], OPS["Clip"].Attrs(min=lo, max=hi), out=out)
+
+    @staticmethod
+    def _read_clamp(r: ReadCtx, ins: list[int]) -> bool:
+        """MAXIMUM/MINIMUM of a tensor and a constant scalar on the same grid is a clamp (Clip)."""
+        consts = [(i, r.const(k)) for i, k in enumerate(ins)]
+        scalar = [(i, c) for i, c in consts if c is not None and c.size == 1]
+        if len(scalar) != 1:
+            return False
+        i, c = scalar[0]
+        x_k, out = ins[1 - i], r.outputs()[0]
+        xt, ct, yt = r.ttype(x_k), r.ttype(ins[i]), r.ttype(out)
+        if xt != yt or ct.quant != xt.quant or ct.dtype is not xt.dtype:
+            return False
+        raw = float(c.reshape(-1)[0])
+        q = xt.quant
+        bound = raw if q is None or not xt.dtype.is_int else float(np.float32(q.scale[0]) * np.float32(raw - q.zero_point[0]))
+        attrs = OPS["Clip"].Attrs(min=bound) if r.builtin == "MAXIMUM" else OPS["Clip"].Attrs(max=bound)
+        r.emit("Clip", [r.value(x_k)], attrs, out=out)
+        return True
 
     def write(self, w: WriteCtx, node: Node) -> None:
         builtin, opt_name = self._WRITE[node.op.name]
@@ -118,7 +139,7 @@ class ActivationMapping(Mapping):
         x, y = w.tensor(node.input(0)), w.tensor(node.output)
         name = node.op.name
         if name == "Clip":
-            write_clamp(w, node, x, y, node.output.type, (node.attrs.min, node.attrs.max))
+            write_clamp(w, node, x, y, node.output.type, (node.attrs.min, node.attrs.max), node.input(0).type)
         elif name == "LeakyRelu":
             o = schema().LeakyReluOptionsT()
             o.alpha = float(node.attrs.alpha)
@@ -192,9 +213,22 @@ class ConcatMapping(Mapping):
             r.emit("Clip", [y], OPS["Clip"].Attrs(min=lo, max=hi), out=out)
 
     def write(self, w: WriteCtx, node: Node) -> None:
+        # TFLite's int8 CONCATENATION requires every input on the output's parameters: requantize the others.
+        y = node.output.type
+        ins = []
+        for v in node.inputs:
+            if v is None:
+                continue
+            k = w.tensor(v)
+            if y.quant is not None and y.dtype.is_int and (v.type.quant != y.quant or v.type.dtype is not y.dtype):
+                moved = w.temp(v.type.with_dtype(y.dtype, y.quant), f"{v.name}_requantized")
+                w.op("QUANTIZE", [k], [moved])
+                w.note(node, f"input {v.name} requantized to the output's parameters")
+                k = moved
+            ins.append(k)
         o = schema().ConcatenationOptionsT()
-        o.axis = node.attrs.axis % node.output.type.rank
-        w.op("CONCATENATION", [w.tensor(v) for v in node.inputs if v is not None], [w.tensor(node.output)], o)
+        o.axis = node.attrs.axis % y.rank
+        w.op("CONCATENATION", ins, [w.tensor(node.output)], o)
 
 
 @mapping

@@ -171,17 +171,35 @@ def choose_activation(act_min: float | None, act_max: float | None, t: TensorTyp
     return "NONE", (act_min, act_max)
 
 
-def write_clamp(w: WriteCtx, node: Node, src: int, dst: int, t: TensorType, bounds: tuple[float | None, float | None]) -> None:
-    """Clamp tensor ``src`` into ``dst`` as a standalone op: RELU/RELU6/RELU_N1_TO_1, else MAXIMUM/MINIMUM with constants."""
-    for name, b in FUSED.items():
-        if name != "NONE" and b == bounds:
-            w.op(name, [src], [dst])
-            return
+def write_clamp(w: WriteCtx, node: Node, src: int, dst: int, t: TensorType, bounds: tuple[float | None, float | None], src_type: TensorType | None = None) -> None:
+    """Clamp tensor ``src`` into ``dst`` as standalone ops.
+
+    RELU requantizes from its input's parameters to its output's in every
+    interpreter. RELU6 in TFLite Micro (and MAXIMUM/MINIMUM everywhere) does
+    not, so when the parameters differ a QUANTIZE (integer requantization)
+    comes first; the clamp then runs on the output's grid, which is what
+    tinyc's quantized Clip computes.
+    """
+    if bounds == (0.0, None):
+        w.op("RELU", [src], [dst])
+        return
+    quantized = t.quant is not None and t.dtype.is_int
+    cur = src
+    if quantized and src_type is not None and (src_type.quant != t.quant or src_type.dtype is not t.dtype):
+        cur = w.temp(t, f"{node.name}_requantized")
+        w.op("QUANTIZE", [src], [cur])
+        w.note(node, "input requantized to the output's parameters before the clamp")
+    if bounds in ((0.0, 6.0), (-1.0, 1.0)) and not (quantized and bounds == (-1.0, 1.0)):
+        w.op("RELU6" if bounds == (0.0, 6.0) else "RELU_N1_TO_1", [cur], [dst])
+        return
     lo, hi = bounds
     steps: list[tuple[str, float]] = [(k, v) for k, v in (("MAXIMUM", lo), ("MINIMUM", hi)) if v is not None]
-    cur = src
+    if not steps:
+        w.op("RESHAPE", [cur, w.const(np.array(t.shape, dtype=np.int32), f"{node.name}_shape")], [dst])
+        return
     for i, (builtin, bound) in enumerate(steps):
-        if t.quant is not None and t.dtype.is_int:
+        if quantized:
+            assert t.quant is not None
             q = min(max(quantize_bound(bound, t.quant.scale[0], t.quant.zero_point[0]), t.dtype.qmin), t.dtype.qmax)
             c = w.const(np.full((1,), q, dtype=t.dtype.numpy), f"{node.name}_{builtin.lower()}_bound", t.quant)
         else:
