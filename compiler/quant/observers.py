@@ -24,6 +24,9 @@ from tinyc.ir.dtypes import DType
 from tinyc.ir.types import QuantParams
 
 HIST_BINS = 2048
+# Ranges narrower than this are treated as all-zero tensors (scale 1): finer
+# scales would underflow float32 or overflow the multipliers derived from them.
+MIN_RANGE = 1e-20
 
 
 class ObserverKind(enum.Enum):
@@ -82,7 +85,7 @@ def choose_params(lo: float, hi: float, dtype: DType, *, symmetric: bool = False
 
     int8 asymmetric: ``scale = (hi - lo) / 255``, ``zp = round(-128 - lo / scale)``.
     int16, or ``symmetric``: zero point 0, ``scale = max(|lo|, |hi|) / qmax``.
-    An all-zero range gets scale 1.
+    An all-zero range (narrower than ``MIN_RANGE``) gets scale 1.
     """
     lo = min(float(lo), 0.0)
     hi = max(float(hi), 0.0)
@@ -90,9 +93,9 @@ def choose_params(lo: float, hi: float, dtype: DType, *, symmetric: bool = False
         raise ValueError(f"cannot quantize a range with non-finite bounds [{lo}, {hi}]")
     if dtype is DType.I16 or symmetric:
         m = max(-lo, hi)
-        return QuantParams.per_tensor(m / dtype.qmax if m > 0 else 1.0, 0)
+        return QuantParams.per_tensor(m / dtype.qmax if m > MIN_RANGE else 1.0, 0)
     qmin, qmax = dtype.qmin, dtype.qmax
-    if hi - lo <= 0:
+    if hi - lo <= MIN_RANGE:
         return QuantParams.per_tensor(1.0, 0)
     scale = (hi - lo) / (qmax - qmin)
     scale32 = float(np.float32(scale))
