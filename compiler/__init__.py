@@ -18,11 +18,14 @@ from tinyc.api import Model, load, random_inputs, run
 from tinyc.errors import TinycError
 
 
-def analyze(model: Model | str | Path, *, target: Any = None, memory_plot: str | Path | None = None, **kw: Any) -> Any:
-    """Per-layer table and totals; with ``target``, the memory plan (see tinyc.driver.analyze)."""
+def analyze(model: Model | str | Path, *, target: Any = None, memory_plot: str | Path | None = None, options: Any = None, **kw: Any) -> Any:
+    """Per-layer table and totals; with ``target``, the memory plan (see tinyc.driver.analyze).
+
+    ``options`` (a ``CompileOptions``) with ``quantize``/``calib`` plans the int8 graph.
+    """
     from tinyc.driver import analyze as _analyze
 
-    return _analyze(load(model, **kw), target=target, memory_plot=memory_plot)
+    return _analyze(load(model, **kw), target=target or (options.target if options else None), memory_plot=memory_plot, options=options)
 
 
 def compile(model: Model | str | Path, *, target: str | None = None, output_dir: str | Path, options: Any = None, **kw: Any) -> Any:  # noqa: A001

@@ -4,9 +4,10 @@
 
 1. trains the 48-50-50-3 magnet-locator MLP (seconds) and exports ONNX;
 2. loads it into tinyc, prints the per-layer table and the memory plan for stm32h7;
-3. compiles it for stm32h7 and runs it: on the emulated Cortex-M7 (QEMU) when
-   the C backend and the Arm toolchain are available, otherwise in tinyc's
-   reference interpreter, and prints predicted vs true magnet positions.
+3. quantizes it to int8 with the calibration set, compiles it for stm32h7 and
+   runs the generated C on the emulated Cortex-M7 (QEMU mps2-an500; on the host
+   when the Arm toolchain is missing), printing predicted vs true magnet
+   positions and the emulator's instruction count per inference.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ if __package__ in (None, ""):
 
 import tinyc
 from examples.magnet_locator.train import DEFAULT_OUT, MODEL_FILE, build_model
-from tinyc.errors import TargetError, TinycError
+from tinyc.driver import CompileOptions
+from tinyc.errors import TinycError
 
 TARGET = "stm32h7"
 
@@ -45,9 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"[1/3] using {model_path} (--retrain to train again)")
 
-    print(f"[2/3] tinyc analyze {model_path.name} --target {TARGET}")
+    calib = args.out / "calib.npz"
+    opts = CompileOptions(target=TARGET, quantize="int8", calib=str(calib))
+    print(f"[2/3] tinyc analyze {model_path.name} --target {TARGET} --quantize int8 --calib {calib.name}")
     try:
-        analysis = tinyc.analyze(model_path, target=TARGET)
+        analysis = tinyc.analyze(model_path, options=opts)
     except TinycError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -55,22 +59,25 @@ def main(argv: list[str] | None = None) -> int:
 
     evalset = np.load(args.out / "eval.npz")
     xs, truth = evalset["magnetometers"][: args.samples], evalset["position"][: args.samples]
-    print(f"[3/3] tinyc compile {model_path.name} --target {TARGET}")
     build = args.out / "build"
-    where = "tinyc reference interpreter (host)"
-    preds = None
+    print(f"[3/3] tinyc compile {model_path.name} --target {TARGET} --quantize int8 --calib {calib.name} -o {build}")
     try:
-        tinyc.compile(model_path, target=TARGET, output_dir=build)
-        from tinyc.validate import run_on_target  # type: ignore[import-not-found]
+        art = tinyc.compile(model_path, output_dir=build, options=opts)
+    except TinycError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    ram = art.report.get("ram_total_bytes") if isinstance(art.report, dict) else None
+    print(f"      wrote {len(art.files)} files to {build}" + (f"; RAM {ram:,} B" if ram else ""))
+    from tinyc.validate import run_on_target
 
-        preds, where = run_on_target(build, xs, on="qemu")
-    except (TargetError, ImportError) as exc:
-        shutil.rmtree(build, ignore_errors=True)
-        print(f"      {str(exc).splitlines()[0]}")
-        print("      running in the reference interpreter instead")
-    if preds is None:
-        model = tinyc.load(model_path)
-        preds = np.stack([tinyc.run(model, x.reshape(1, -1).astype(np.float32))["position"][0] for x in xs])
+    on = "qemu" if shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc") else "host"
+    if on == "host":
+        print("      arm-none-eabi-gcc / qemu-system-arm not found: running the generated C on the host instead")
+    try:
+        preds, where = run_on_target(build, xs.astype(np.float32), on=on)
+    except TinycError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"\npredicted vs true magnet position (mm), {where}:")
     print(f"{'#':>3}  {'predicted x, y, z':>26}  {'true x, y, z':>26}  {'error':>7}")
     for i, (p, t) in enumerate(zip(preds, truth)):

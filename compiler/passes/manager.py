@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TextIO
 
-from tinyc.errors import PassError, TinycError
+from tinyc.errors import PassError, TinycError, VerificationError
 from tinyc.ir import Graph, verify
 
 log = logging.getLogger(__name__)
@@ -104,8 +104,15 @@ def run_passes(graph: Graph, passes: Sequence[Pass], options: PassOptions | None
         except TinycError as exc:
             if isinstance(exc, PassError):
                 raise
-            before = ", ".join(done) or "none"
-            raise PassError(f"pass {p.name!r} failed: {exc}", hint=f"passes run before it: {before}") from exc
+            if isinstance(exc, VerificationError):
+                before = ", ".join(done) or "none"
+                raise PassError(f"pass {p.name!r} broke the IR: {exc}", hint=f"passes run before it: {before}; this is a tinyc bug") from exc
+            # a user-caused failure (no calibration data, unsupported op, ...): keep its
+            # message and hint as they are, and say which pass met it
+            log.debug("pass %s failed after: %s", p.name, ", ".join(done) or "none")
+            exc.where = f"{exc.where} (pass {p.name!r})" if exc.where else f"pass {p.name!r}"
+            exc.args = (exc._format(),)
+            raise
         except Exception as exc:
             before = ", ".join(done) or "none"
             raise PassError(
