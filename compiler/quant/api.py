@@ -20,7 +20,7 @@ from tinyc.ir.core import Graph
 from tinyc.ir.opdef import OPS
 from tinyc.passes import PassOptions, PassResult, run_passes
 from tinyc.quant.calibrate import RANDOM, load_samples
-from tinyc.quant.prequant import WeightHint, has_qdq, weight_hints
+from tinyc.quant.prequant import Given, take_prequantized
 from tinyc.quant.quantizer import QuantizeReport, QuantOptions, quantize_graph
 from tinyc.quant.report import AccuracyReport, compare_graphs
 
@@ -41,15 +41,15 @@ def _options(options: QuantOptions | None, overrides: dict[str, Any]) -> QuantOp
     return QuantOptions(**{**base.__dict__, **fields}) if fields else base
 
 
-def _pipelined(model: Model | Any, pipeline: bool, pass_options: PassOptions | None) -> tuple[Model, Graph, list[WeightHint]]:
+def _pipelined(model: Model | Any, pipeline: bool, pass_options: PassOptions | None) -> tuple[Model, Graph, Given]:
     m = load(model) if not isinstance(model, Model) else model
     graph = clone_graph(m.graph)
-    hints: list[WeightHint] = weight_hints(graph) if has_qdq(graph) else []
+    given = take_prequantized(graph)
     if pipeline:
         from tinyc.passes.pipelines import mcu_pipeline
 
         graph, _ = run_passes(graph, mcu_pipeline(), pass_options)
-    return m, graph, hints
+    return m, graph, given
 
 
 def quantize_model(
@@ -70,9 +70,9 @@ def quantize_model(
     already went through it).
     """
     opts = options or QuantOptions()
-    m, graph, hints = _pipelined(model, pipeline, pass_options)
+    m, graph, given = _pipelined(model, pipeline, pass_options)
     samples = None if calib is None else load_samples(calib, graph, random_count=opts.random_samples, limit=opts.max_samples)
-    report = quantize_graph(graph, samples, opts, weight_hints=hints)
+    report = quantize_graph(graph, samples, opts, given=given)
     return Model(graph, m.source, m.name), report
 
 
@@ -92,10 +92,10 @@ def quantization_report(
     or off (default: outputs produced by a softmax).
     """
     opts = options or QuantOptions()
-    m, fgraph, hints = _pipelined(model, True, pass_options)
+    m, fgraph, given = _pipelined(model, True, pass_options)
     qgraph = clone_graph(fgraph)
     samples = None if calib is None else load_samples(calib, fgraph, random_count=opts.random_samples, limit=opts.max_samples)
-    rep = quantize_graph(qgraph, samples, opts, weight_hints=hints)
+    rep = quantize_graph(qgraph, samples, opts, given=given)
     if eval_data is not None:
         evals, source = load_samples(eval_data, fgraph, what="evaluation data"), "evaluation set"
     elif samples is not None:
@@ -130,19 +130,21 @@ def quantize(
 def quantize_passes(options: QuantOptions, calib: Any = None) -> list[Any]:
     """The MCU pipeline with quantization, as a pass list a backend can run.
 
-    The first pass records the weights' parameters of a pre-quantized model
-    before the pipeline folds them; the last one quantizes.
+    The first pass takes a pre-quantized (QDQ) model's parameters off the
+    graph before the pipeline (see :func:`tinyc.quant.prequant.take_prequantized`);
+    the last one quantizes.
     """
     from tinyc.passes.pipelines import mcu_pipeline
 
-    hints: list[WeightHint] = []
+    given = Given({}, [])
 
     class _Capture:
-        name = "capture-weight-quant"
+        name = "take-prequantized"
 
         def __call__(self, graph: Graph) -> PassResult:
-            hints[:] = weight_hints(graph) if has_qdq(graph) else []
-            return PassResult(graph, False)
+            taken = take_prequantized(graph)
+            given.params, given.hints = taken.params, taken.hints
+            return PassResult(graph, bool(taken.params or taken.hints))
 
     class _Quantize:
         name = f"quantize-{options.scheme}"
@@ -151,7 +153,7 @@ def quantize_passes(options: QuantOptions, calib: Any = None) -> list[Any]:
             samples = None
             if calib is not None:
                 samples = load_samples(calib, graph, random_count=options.random_samples, limit=options.max_samples)
-            quantize_graph(graph, samples, options, weight_hints=hints)
+            quantize_graph(graph, samples, options, given=given)
             return PassResult(graph, True)
 
     return [_Capture(), *mcu_pipeline(), _Quantize()]

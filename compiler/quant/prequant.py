@@ -5,12 +5,17 @@ exporters) marks each quantized activation with a QuantizeLinear ->
 DequantizeLinear pair and stores weights as integers behind a
 DequantizeLinear. The quantizer honours both:
 
-* :func:`weight_hints` reads the weights' parameters before the MCU pipeline
-  folds their DequantizeLinear into float constants; :func:`match_weight_hint`
-  recognises a folded constant again (its values divide exactly by one of the
-  recorded scale sets), so the quantizer restores the same integers;
 * :func:`absorb_activation_qdq` removes each activation Q -> DQ pair and
-  returns its parameters, keyed by the name of the float value it marked.
+  returns its parameters, keyed by the name of the float value it marked;
+* :func:`weight_hints` reads the weights' parameters; with the activation
+  pairs gone the MCU pipeline folds the weights' DequantizeLinear into float
+  constants like any float model's, and :func:`match_weight_hint` recognises
+  a folded constant again (its values divide exactly by one of the recorded
+  scale sets), so the quantizer restores the same integers.
+
+:func:`take_prequantized` does both before the pipeline runs. Value names
+survive the pipeline, except that values re-laid out to NHWC gain a
+``_nhwc`` suffix; :meth:`Given.lookup` looks through it.
 """
 
 from __future__ import annotations
@@ -48,6 +53,28 @@ class GivenParams:
         if self.dtype is DType.U8 and dtype is DType.I8:
             return QuantParams(self.quant.scale, tuple(z - 128 for z in self.quant.zero_point), self.quant.axis)
         return None
+
+
+@dataclass
+class Given:
+    """What a pre-quantized model fixes: activation parameters by value name, and weight scale sets."""
+
+    params: dict[str, GivenParams]
+    hints: list[WeightHint]
+
+    def lookup(self, name: str) -> GivenParams | None:
+        p = self.params.get(name)
+        if p is None and name.endswith("_nhwc"):
+            p = self.params.get(name[: -len("_nhwc")])
+        return p
+
+
+def take_prequantized(graph: Graph) -> Given:
+    """Record and remove a QDQ model's activation pairs, and record its weights' scales (before the pipeline)."""
+    if not has_qdq(graph):
+        return Given({}, [])
+    hints = weight_hints(graph)
+    return Given(absorb_activation_qdq(graph), hints)
 
 
 def has_qdq(graph: Graph) -> bool:

@@ -36,7 +36,7 @@ from tinyc.ir.ops.quantized import fixed_output_quant
 from tinyc.ir.types import QuantParams, TensorType
 from tinyc.quant.calibrate import Sample, collect_stats, no_calibration_error
 from tinyc.quant.observers import ObserverKind, TensorStats, choose_params, observed_range
-from tinyc.quant.prequant import GivenParams, WeightHint, absorb_activation_qdq, match_weight_hint
+from tinyc.quant.prequant import Given, WeightHint, absorb_activation_qdq, match_weight_hint
 from tinyc.quant.rules import OutParams, Rule, Scheme, act_indices, rule_for
 
 log = logging.getLogger(__name__)
@@ -90,30 +90,38 @@ def quantize_graph(
     samples: Sequence[Sample] | None,
     options: QuantOptions | None = None,
     *,
+    given: Given | None = None,
     weight_hints: list[WeightHint] | None = None,
 ) -> QuantizeReport:
-    """Quantize ``graph`` in place (see the module docstring); ``samples`` may be None when nothing needs calibrating."""
-    return _Quantizer(graph, options or QuantOptions(), weight_hints or []).run(samples)
+    """Quantize ``graph`` in place (see the module docstring); ``samples`` may be None when nothing needs calibrating.
+
+    ``given``: what :func:`~tinyc.quant.prequant.take_prequantized` took from a
+    QDQ model before the pipeline (activation pairs still in ``graph`` are
+    absorbed here as well).
+    """
+    g = given or Given({}, [])
+    hints = list(g.hints) + list(weight_hints or [])
+    return _Quantizer(graph, options or QuantOptions(), Given(dict(g.params), hints)).run(samples)
 
 
 class _Quantizer:
-    def __init__(self, graph: Graph, opts: QuantOptions, hints: list[WeightHint]) -> None:
+    def __init__(self, graph: Graph, opts: QuantOptions, given: Given) -> None:
         self.g = graph
         self.opts = opts
         self.scheme = Scheme(opts.scheme)
         self.dt = opts.act_dtype
         self.kind = ObserverKind(opts.observer)
-        self.hints = hints
+        self.hints = given.hints
+        self.given = given
         self.plan: dict[Node, Rule] = {}
         self.islands: dict[Node, str] = {}
-        self.given: dict[str, GivenParams] = {}
         self.params: dict[str, QuantParams] = {}
         self.stats: dict[str, TensorStats] = {}
         self.report = QuantizeReport(opts.scheme, opts.observer)
 
     # -- driver -----------------------------------------------------------------
     def run(self, samples: Sequence[Sample] | None) -> QuantizeReport:
-        self.given = absorb_activation_qdq(self.g)
+        self.given.params.update(absorb_activation_qdq(self.g))
         self._classify()
         needed = self._needs_stats()
         if needed:
@@ -168,7 +176,7 @@ class _Quantizer:
         return needed
 
     def _given(self, name: str) -> QuantParams | None:
-        g = self.given.get(name)
+        g = self.given.lookup(name)
         if g is None:
             return None
         q = g.as_dtype(self.dt)
