@@ -103,7 +103,8 @@ class Decoder:
         emb = self.model.tok_embedding
         return emb.row(token) if isinstance(emb, GroupQuantized) else emb[token].copy()
 
-    def forward(self, token: int, pos: int) -> np.ndarray:
+    def forward(self, token: int, pos: int, trace: list[np.ndarray] | None = None) -> np.ndarray:
+        """Logits for ``token`` at ``pos``; ``trace`` collects the residual stream after each residual add."""
         c = self.config
         if not (0 <= token < c.vocab_size and 0 <= pos < c.seq_len):
             raise ValueError(f"token {token} or position {pos} out of range")
@@ -128,10 +129,14 @@ class Decoder:
                 scores = (kh @ q[h * hs : (h + 1) * hs]).astype(F32) / scale
                 att_out[h * hs : (h + 1) * hs] = softmax(scores) @ vh
             x = (x + matvec(lw.wo, att_out)).astype(F32)
+            if trace is not None:
+                trace.append(x.copy())
             xb = rmsnorm(x, lw.rms_ffn, c.norm_eps)
             h1 = matvec(lw.w1, xb)
             h3 = matvec(lw.w3, xb)
             hb = (h1 * (F32(1.0) / (F32(1.0) + np.exp(-h1, dtype=F32))) * h3).astype(F32)
             x = (x + matvec(lw.w2, hb)).astype(F32)
+            if trace is not None:
+                trace.append(x.copy())
         x = rmsnorm(x, m.rms_final, c.norm_eps)
         return matvec(m.classifier, x)

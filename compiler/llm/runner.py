@@ -23,9 +23,35 @@ log = logging.getLogger(__name__)
 HOST_TIMEOUT = 600
 
 
-def load_decoder(path: str | Path) -> DecoderModel:
-    """A decoder description from a file: llama2.c checkpoints (.bin) for now."""
-    p = Path(path)
+def load_decoder(source: Any, *, seq_len: int | None = None, example_inputs: Any = None) -> DecoderModel:
+    """A decoder description from a llama2.c checkpoint (.bin), an ONNX decode step (.onnx),
+    a tinyc Model or Graph, or a PyTorch module with ``example_inputs`` (token, pos, past keys, past values)."""
+    from tinyc.ir import Graph
+
+    if isinstance(source, DecoderModel):
+        return source
+    if isinstance(source, Graph):
+        from tinyc.llm.match import match_decoder
+
+        return match_decoder(source, seq_len=seq_len, name=_c_name(source.name))
+    if hasattr(source, "graph") and isinstance(getattr(source, "graph", None), Graph):
+        from tinyc.llm.match import match_decoder
+
+        return match_decoder(source.graph, seq_len=seq_len, name=_c_name(getattr(source, "name", "decoder")))
+    if not isinstance(source, (str, Path)):
+        from tinyc.api import load
+
+        model = load(source, example_inputs=example_inputs)
+        return load_decoder(model, seq_len=seq_len)
+    p = Path(source)
+    if p.suffix.lower() == ".onnx":
+        from tinyc.frontends.onnx import load_onnx
+        from tinyc.llm.match import match_decoder
+
+        graph = load_onnx(p, input_shapes=_static_input_shapes(p))
+        model = match_decoder(graph, seq_len=seq_len, name=_c_name(p.stem))
+        model.source = str(p)
+        return model
     if p.suffix.lower() in (".bin", ".ckpt2", ".q80") or not p.suffix:
         from tinyc.frontends.llama2c import read_checkpoint
 
@@ -33,8 +59,35 @@ def load_decoder(path: str | Path) -> DecoderModel:
     raise ModelLoadError(
         f"cannot read {p.suffix!r} files as a decoder",
         where=str(p),
-        hint="give a llama2.c checkpoint (.bin, versions 0/1/2)",
+        hint="give a llama2.c checkpoint (.bin, versions 0/1/2) or an ONNX decode step (.onnx with past key/value inputs)",
     )
+
+
+def _c_name(name: str) -> str:
+    from tinyc.backends.llm.cdata import c_identifier
+
+    return c_identifier(name or "decoder", "decoder")
+
+
+def _static_input_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Every symbolic input dimension of an ONNX decode step set to 1 (batch 1, one token, a past of 1)."""
+    import onnx
+
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise ModelLoadError(f"not a valid ONNX file ({type(exc).__name__}: {exc})", where=str(path)) from None
+    init = {t.name for t in proto.graph.initializer}
+    shapes = {}
+    for inp in proto.graph.input:
+        if inp.name in init or not inp.type.HasField("tensor_type"):
+            continue
+        dims = inp.type.tensor_type.shape.dim
+        if any(not (d.HasField("dim_value") and d.dim_value > 0) for d in dims):
+            shapes[inp.name] = tuple(
+                int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else 1 for d in dims
+            )
+    return shapes
 
 
 def load_tokenizer(path: str | Path, vocab_size: int) -> Tokenizer:
@@ -75,7 +128,7 @@ def host_target() -> Any:
 
 
 def compile_llm(
-    model_path: str | Path | DecoderModel,
+    model_path: Any,
     tokenizer_path: str | Path | Tokenizer,
     target: Any = "stm32h7",
     out_dir: str | Path = "build",
@@ -88,7 +141,7 @@ def compile_llm(
     from tinyc.backends.llm import generate_c, write_generated
     from tinyc.driver import OUTPUT_MARKER, Artifacts, _check_destination, _replace_dir, resolve_target
 
-    model = model_path if isinstance(model_path, DecoderModel) else load_decoder(model_path)
+    model = load_decoder(model_path)
     tok = (
         tokenizer_path
         if isinstance(tokenizer_path, Tokenizer)
@@ -169,7 +222,7 @@ def build_host_program(
     from tinyc.backends.llm import generate_c, write_generated
     from tinyc.backends.llm.harness import build_host
 
-    m = model if isinstance(model, DecoderModel) else load_decoder(model)
+    m = load_decoder(model)
     tok = tokenizer if isinstance(tokenizer, Tokenizer) else load_tokenizer(tokenizer, m.config.vocab_size)
     opts = llm_options(options, int8)
     from dataclasses import replace
@@ -230,7 +283,7 @@ def run_llm_qemu(
     from tinyc.backends.llm.qemu import run_firmware
     from tinyc.driver import resolve_target
 
-    m = model_path if isinstance(model_path, DecoderModel) else load_decoder(model_path)
+    m = load_decoder(model_path)
     tok = (
         tokenizer_path if isinstance(tokenizer_path, Tokenizer) else load_tokenizer(tokenizer_path, m.config.vocab_size)
     )
