@@ -166,4 +166,22 @@ def absorb_activation_qdq(graph: Graph) -> dict[str, GivenParams]:
         if x.name in given and given[x.name] != params:
             log.info("value %s carries two different Q/DQ pairs; keeping the first", x.name)
         given.setdefault(x.name, params)
+    _through_data_movement(graph, given)
     return given
+
+
+MOVEMENT = ("Transpose", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity")
+
+
+def _through_data_movement(graph: Graph, given: dict[str, GivenParams]) -> None:
+    """A value that only moves into a marked one shares its parameters (e.g. a graph input before a Transpose
+    to NCHW, which the NHWC pipeline later cancels)."""
+    changed = True
+    while changed:
+        changed = False
+        for node in graph.nodes:
+            src = node.inputs[0] if node.inputs else None
+            if node.op.name in MOVEMENT and src is not None and not src.is_const and node.output.name in given and src.name not in given:
+                if given[node.output.name].quant.axis is None:
+                    given[src.name] = given[node.output.name]
+                    changed = True

@@ -227,3 +227,24 @@ def test_prequantized_qdq_model_keeps_its_parameters(magnet: Path, tmp_path: Pat
         ours = run_graph(g, {"magnetometers": row[None]})["position"]
         theirs = sess.run(None, {"magnetometers": row[None]})[0]
         assert np.abs(ours - theirs).max() <= s_out * 1.01
+
+
+def test_prequantized_kws_from_onnxruntime_needs_no_calibration(kws_float: Path, tmp_path: Path) -> None:
+    """tf2onnx's input Transpose sits between the graph input and the first Q/DQ pair: its parameters carry over."""
+    ortq = pytest.importorskip("onnxruntime.quantization")
+    rows = calibration_data.kws_features(8, seed=0)
+
+    class Reader(ortq.CalibrationDataReader):
+        def __init__(self) -> None:
+            self.rows = iter([{"input_1": r[None]} for r in rows])
+
+        def get_next(self):  # type: ignore[no-untyped-def]
+            return next(self.rows, None)
+
+    qdq = tmp_path / "kws_qdq.onnx"
+    ortq.quantize_static(str(kws_float), str(qdq), Reader(), quant_format=ortq.QuantFormat.QDQ, per_channel=True, activation_type=ortq.QuantType.QInt8, weight_type=ortq.QuantType.QInt8)
+    q, rep = quantize_model(load(qdq, input_shapes={"input_1": (1, 49, 10, 1)}), None)
+    assert rep.samples == 0 and rep.float_nodes == [] and rep.kept_from_model >= 10
+    first = q.graph.nodes[0]
+    assert first.op.name == "QuantizeLinear" and first.input(0).name == "input_1"
+    verify(q.graph)
