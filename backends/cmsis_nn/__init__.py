@@ -19,6 +19,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from tinyc.backends import BackendContext
+from tinyc.backends.cmsis_nn.banding import BandPlan, plan_banded
 from tinyc.backends.cmsis_nn.codegen import CodeGen, Generated
 from tinyc.backends.cmsis_nn.glue import cmake_file, linker_snippet, makefile_fragment, runtime_dir
 from tinyc.backends.cmsis_nn.io_boundary import strip_io_quantization
@@ -88,26 +89,31 @@ def _quantize_passes(options: Any) -> list[Pass]:
     return passes
 
 
-def plan_for(graph: Graph, target: Any, options: Any = None) -> Any:
-    """The memory plan the backend uses: kernel scratch per node, graph I/O inside the arenas."""
+def plan_for(graph: Graph, target: Any, options: Any = None) -> tuple[Any, BandPlan]:
+    """The memory plan the backend uses: kernel scratch per node, graph I/O inside the arenas, banded
+    in-place layers when that needs less RAM (off with ``banded = false`` in the target's [backend.options])."""
     from tinyc.memory import PlanOptions, plan_memory
 
-    scratch = {n: scratch_of(n) for n in graph.nodes}
+    scratch = {n: s for n in graph.nodes if (s := scratch_of(n))}
     plan_opts = getattr(options, "plan", None) or PlanOptions()
     if not plan_opts.io_in_arena:
         raise TargetError(
             "the cmsis_nn backend keeps model inputs and outputs in its arenas (as TFLite Micro does)",
             hint="drop --io-outside-arena; <name>_run() copies from and to your buffers",
         )
-    return plan_memory(graph, target, options=plan_opts, scratch={n: s for n, s in scratch.items() if s})
+    if not bool(dict(getattr(target, "backend_options", {}) or {}).get("banded", True)):
+        return plan_memory(graph, target, options=plan_opts, scratch=scratch), BandPlan()
+    return plan_banded(graph, target, plan_opts, scratch)
 
 
 def generate(graph: Graph, target: Any, name: str, *, source: str = "", plan: Any = None, options: Any = None) -> tuple[Generated, Any]:
-    """Plan (unless given) and generate the C files in memory; returns (generated, plan)."""
+    """Plan and generate the C files in memory; returns (generated, plan). A given ``plan`` is used as is (no bands)."""
     from tinyc import __version__
 
-    plan = plan if plan is not None else plan_for(graph, target, options)
-    gen = CodeGen(graph, plan, target, name, source=source, version=__version__).generate()
+    bands = BandPlan()
+    if plan is None:
+        plan, bands = plan_for(graph, target, options)
+    gen = CodeGen(graph, plan, target, name, source=source, version=__version__, bands=bands).generate()
     return gen, plan
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tinyc.backends.cmsis_nn.banding import Band, BandPlan
 from tinyc.backends.cmsis_nn.emitter import Emitter, Names, c_array_body, c_float, c_ident, comment_text, fmt_int
 from tinyc.backends.cmsis_nn.layers import HELPERS, Layer, describe, lower_node
 from tinyc.errors import UnsupportedOpError
@@ -82,8 +83,11 @@ class Generated:
 class CodeGen:
     """Builds the C sources for one graph and memory plan (implements ``layers.LowerCtx``)."""
 
-    def __init__(self, graph: Graph, plan: object, target: Target, name: str, *, source: str = "", version: str = "") -> None:
+    def __init__(
+        self, graph: Graph, plan: object, target: Target, name: str, *, source: str = "", version: str = "", bands: BandPlan | None = None
+    ) -> None:
         self.graph = graph
+        self.bands = bands or BandPlan()
         self.plan = plan
         self.target = target
         self.prefix = c_ident(name, "model").lower()
@@ -129,14 +133,15 @@ class CodeGen:
         place = self.plan.placement_of(v)  # type: ignore[attr-defined]
         if place is None:
             raise UnsupportedOpError(f"value %{v.name} has no planned buffer", hint="plan memory with io_in_arena=True for the cmsis_nn backend")
-        macro = self.macros.ident(v, v.name, prefix="BUF_")
+        macro = self.macros.ident(v, v.name[:40], prefix="BUF_")
         b = self.plan.buffer_of(v)  # type: ignore[attr-defined]
         live = f", live {b.first}-{b.last}" if b is not None else ""
-        self._buf_lines.append((macro, self._placed(place.region, place.offset), f"%{v.name} {v.type} {fmt_int(v.type.nbytes)} B at {place.region}+{place.offset}{live}"))
+        offset = place.offset + self.bands.shift.get(v, 0)
+        self._buf_lines.append((macro, self._placed(place.region, offset), f"%{v.name} {v.type} {fmt_int(v.type.nbytes)} B at {place.region}+{offset}{live}"))
         self._buf_macros[v] = macro
         return macro
 
-    def weight(self, v: Value) -> str:
+    def weight(self, v: Value, name: str | None = None) -> str:
         v = getattr(self.plan, "const_alias", {}).get(v, v)
         if v in self._array_of:
             return self._array_of[v].cname
@@ -145,7 +150,7 @@ class CodeGen:
         wp = self.plan.weights.get(v)  # type: ignore[attr-defined]
         region = wp.region if wp is not None else self._flash
         r = self.target.region(region)
-        cname = self.names.ident(v, v.name, prefix=f"{self.prefix}_")
+        cname = self.names.ident(v, name or v.name[:40], prefix=f"{self.prefix}_")
         q = v.type.quant
         qtext = ""
         if q is not None:
@@ -178,7 +183,15 @@ class CodeGen:
     def same_place(self, a: Value, b: Value) -> bool:
         if a.is_const or b.is_const:
             return self.weight(a) == self.weight(b) if (a.is_const and b.is_const) else False
-        return self.plan.placement_of(a) == self.plan.placement_of(b)  # type: ignore[attr-defined]
+        pa, pb = self.plan.placement_of(a), self.plan.placement_of(b)  # type: ignore[attr-defined]
+        return pa == pb and self.bands.shift.get(a, 0) == self.bands.shift.get(b, 0)
+
+    def band(self, node: Node) -> Band | None:
+        """The node's band layout when the plan runs it in place (its output shares its input's buffer)."""
+        band = self.bands.bands.get(node)
+        if band is None or not self.plan.same_buffer(node.input(0), node.output):  # type: ignore[attr-defined]
+            return None
+        return band
 
     # -- generation ----------------------------------------------------------------------------
 

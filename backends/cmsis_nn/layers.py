@@ -38,8 +38,8 @@ class LowerCtx(Protocol):
         """C expression (``int8_t *``) of an activation's planned buffer."""
         ...
 
-    def weight(self, v: Value) -> str:
-        """C identifier of a constant's array (registers it for the weights file)."""
+    def weight(self, v: Value, name: str | None = None) -> str:
+        """C identifier of a constant's array (registers it for the weights file; ``name`` for its first use)."""
         ...
 
     def table(self, layer: Layer, what: str, data: np.ndarray) -> str:
@@ -52,6 +52,10 @@ class LowerCtx(Protocol):
 
     def same_place(self, a: Value, b: Value) -> bool:
         """Whether two values occupy the same bytes (an alias)."""
+        ...
+
+    def band(self, node: Node) -> Any:
+        """The node's ``banding.Band`` when it runs in place in bands, else None."""
         ...
 
 
@@ -151,13 +155,13 @@ def weight_scales(node: Node, w: Value, axis: int, channels: int) -> np.ndarray:
     return np.asarray(q.scale, dtype=np.float32)
 
 
-def bias_of(ctx: LowerCtx, node: Node, channels: int) -> str:
+def bias_of(ctx: LowerCtx, node: Node, channels: int, layer: Layer) -> str:
     b = node.opt_input(2)
     if b is None:
         return "NULL"
     if b.type.dtype is not DType.I32 or b.const is None or b.type.numel != channels:
         raise unsupported(node, f"bias %{b.name} must be a constant int32 vector of {channels}, got {b.type}")
-    return ctx.weight(b)
+    return ctx.weight(b, f"{layer.p}bias")
 
 
 def dims4(shape: tuple[int, ...]) -> str:
@@ -244,7 +248,7 @@ def _conv_common(ctx: LowerCtx, node: Node, layer: Layer, depthwise: bool) -> tu
     pads = ",".join(str(v) for v in a.pads)
     mult_text = f" x{a.depth_multiplier}" if depthwise and a.depth_multiplier != 1 else ""
     layer.summary = f"{shape_text(x)} -> {shape_text(y)}, {kh}x{kw}{mult_text} stride {stride_h}x{stride_w} pads {pads}" + (f" dilation {dil_h}x{dil_w}" if (dil_h, dil_w) != (1, 1) else "") + act_text(lo, hi)
-    return ctx.buf(x), ctx.weight(w), bias_of(ctx, node, c_out), ctx.buf(y)
+    return ctx.buf(x), ctx.weight(w, f"{layer.p}weights"), bias_of(ctx, node, c_out, layer), ctx.buf(y)
 
 
 @emitter("Conv2D", scratch=conv_scratch)
@@ -253,10 +257,23 @@ def lower_conv(ctx: LowerCtx, node: Node, layer: Layer) -> None:
     p = layer.p
     sbuf, ssize = ctx.scratch(node)
     layer.kernel = "arm_convolve_wrapper_s8"
-    layer.body += [
-        f"const cmsis_nn_context ctx = {{{sbuf}, {ssize}}};",
-        f"status = arm_convolve_wrapper_s8(&ctx, &{p}params, &{p}quant, &{p}in, {x}, &{p}filter, {w}, &{p}bias, {b}, &{p}out, {y});",
-    ]
+    layer.body.append(f"const cmsis_nn_context ctx = {{{sbuf}, {ssize}}};")
+    call = "arm_convolve_wrapper_s8(&ctx, &{p}params, &{p}quant, &{ind}, {x}, &{p}filter, {w}, &{p}bias, {b}, &{outd}, {y})"
+    band = ctx.band(node)
+    if band is None:
+        layer.body.append("status = " + call.format(p=p, ind=f"{p}in", x=x, w=w, b=b, outd=f"{p}out", y=y) + ";")
+    else:  # a 1x1 convolution, pixel by pixel: band k's output lands on input pixels already read
+        n, h, wd, c_in = node.input(0).type.shape
+        c_out, pixels, size = node.output.type.shape[3], n * h * wd, band.size
+        layer.summary += f", {band.describe()}"
+        layer.body += [
+            f"for (int32_t i = 0; i < {pixels}; i += {size}) {{",
+            f"    const int32_t n = {pixels} - i < {size} ? {pixels} - i : {size};",
+            f"    const cmsis_nn_dims in_dims = {{1, 1, n, {c_in}}}, out_dims = {{1, 1, n, {c_out}}};",
+            "    status = " + call.format(p=p, ind="in_dims", x=f"{x} + i * {c_in}", w=w, b=b, outd="out_dims", y=f"{y} + i * {c_out}") + ";",
+            "    if (status != ARM_CMSIS_NN_SUCCESS) break;",
+            "}",
+        ]
     layer.checks.append(f"arm_convolve_wrapper_s8_get_buffer_size(&{p}params, &{p}in, &{p}filter, &{p}out) > {ssize}")
 
 
@@ -266,10 +283,27 @@ def lower_dwconv(ctx: LowerCtx, node: Node, layer: Layer) -> None:
     p = layer.p
     sbuf, ssize = ctx.scratch(node)
     layer.kernel = "arm_depthwise_conv_wrapper_s8"
-    layer.body += [
-        f"const cmsis_nn_context ctx = {{{sbuf}, {ssize}}};",
-        f"status = arm_depthwise_conv_wrapper_s8(&ctx, &{p}params, &{p}quant, &{p}in, {x}, &{p}filter, {w}, &{p}bias, {b}, &{p}out, {y});",
-    ]
+    layer.body.append(f"const cmsis_nn_context ctx = {{{sbuf}, {ssize}}};")
+    call = "arm_depthwise_conv_wrapper_s8(&ctx, &{prm}, &{p}quant, &{ind}, {x}, &{p}filter, {w}, &{p}bias, {b}, &{outd}, {y})"
+    band = ctx.band(node)
+    if band is None:
+        layer.body.append("status = " + call.format(prm=f"{p}params", p=p, ind=f"{p}in", x=x, w=w, b=b, outd=f"{p}out", y=y) + ";")
+    else:  # row bands: band k's output lands on input rows no later band reads
+        _, h, wd, c = node.input(0).type.shape
+        kh, top, size, row = node.input(1).type.shape[1], node.attrs.pads[0], band.size, wd * c
+        layer.summary += f", {band.describe()}"
+        layer.body += [
+            f"for (int32_t r = 0; r < {h}; r += {size}) {{",
+            f"    const int32_t rows = {h} - r < {size} ? {h} - r : {size};",
+            f"    const int32_t first = r - {top} < 0 ? 0 : r - {top}; /* the input rows this band reads: [first, end) */",
+            f"    const int32_t end = r + rows - {top} + {kh - 1} < {h} ? r + rows - {top} + {kh - 1} : {h};",
+            f"    cmsis_nn_dw_conv_params params = {p}params;",
+            f"    params.padding.h = first - (r - {top});",
+            f"    const cmsis_nn_dims in_dims = {{1, end - first, {wd}, {c}}}, out_dims = {{1, rows, {wd}, {c}}};",
+            "    status = " + call.format(prm="params", p=p, ind="in_dims", x=f"{x} + first * {row}", w=w, b=b, outd="out_dims", y=f"{y} + r * {row}") + ";",
+            "    if (status != ARM_CMSIS_NN_SUCCESS) break;",
+            "}",
+        ]
     layer.checks.append(f"arm_depthwise_conv_wrapper_s8_get_buffer_size(&{p}params, &{p}in, &{p}filter, &{p}out) > {ssize}")
 
 
@@ -303,7 +337,7 @@ def lower_fc(ctx: LowerCtx, node: Node, layer: Layer) -> None:
         )
     layer.body += [
         "const cmsis_nn_context ctx = {NULL, 0};",
-        f"status = {layer.kernel}(&ctx, &{p}params, &{p}quant, &{p}in, {ctx.buf(x)}, &{p}filter, {ctx.weight(w)}, &{p}bias, {bias_of(ctx, node, c_out)}, &{p}out, {ctx.buf(y)});",
+        f"status = {layer.kernel}(&ctx, &{p}params, &{p}quant, &{p}in, {ctx.buf(x)}, &{p}filter, {ctx.weight(w, f'{p}weights')}, &{p}bias, {bias_of(ctx, node, c_out, layer)}, &{p}out, {ctx.buf(y)});",
     ]
     layer.checks.append(f"arm_fully_connected_s8_get_buffer_size(&{p}filter) > 0")
     layer.summary = f"{shape_text(x)} x {shape_text(w)} -> {shape_text(y)}" + act_text(lo, hi)
@@ -349,20 +383,20 @@ def lower_avgpool(ctx: LowerCtx, node: Node, layer: Layer) -> None:
 # -- element-wise --------------------------------------------------------------------------------
 
 
-def _binary_operands(ctx: LowerCtx, node: Node) -> tuple[Value, Value, Value, str, str]:
+def _binary_operands(ctx: LowerCtx, node: Node, layer: Layer) -> tuple[Value, Value, Value, str, str]:
     a, b, y = node.input(0), node.input(1), node.output
     if a.type.shape != y.type.shape or b.type.shape != y.type.shape:
         raise unsupported(node, f"broadcasting {list(a.type.shape)} with {list(b.type.shape)}; CMSIS-NN element-wise kernels take equal shapes", hint="expand the smaller operand in the model")
 
-    def ref(v: Value) -> str:
-        return ctx.weight(v) if v.is_const else ctx.buf(v)
+    def ref(v: Value, which: str) -> str:
+        return ctx.weight(v, f"{layer.p}{which}") if v.is_const else ctx.buf(v)
 
-    return a, b, y, ref(a), ref(b)
+    return a, b, y, ref(a, "a"), ref(b, "b")
 
 
 @emitter("AddAct", "Add")
 def lower_add(ctx: LowerCtx, node: Node, layer: Layer) -> None:
-    a, b, y, ra, rb = _binary_operands(ctx, node)
+    a, b, y, ra, rb = _binary_operands(ctx, node, layer)
     (s1, z1), (s2, z2), (so, zo) = act_qp(node, a, "input A"), act_qp(node, b, "input B"), act_qp(node, y, "output")
     lo, hi = act_range(node.attrs, so, zo)
     q = qparams.prepare_add(s1, z1, s2, z2, so, zo, lo, hi)
@@ -377,7 +411,7 @@ def lower_add(ctx: LowerCtx, node: Node, layer: Layer) -> None:
 
 @emitter("MulAct", "Mul")
 def lower_mul(ctx: LowerCtx, node: Node, layer: Layer) -> None:
-    a, b, y, ra, rb = _binary_operands(ctx, node)
+    a, b, y, ra, rb = _binary_operands(ctx, node, layer)
     (s1, z1), (s2, z2), (so, zo) = act_qp(node, a, "input A"), act_qp(node, b, "input B"), act_qp(node, y, "output")
     lo, hi = act_range(node.attrs, so, zo)
     q = qparams.prepare_mul(s1, z1, s2, z2, so, zo, lo, hi)
@@ -498,7 +532,7 @@ def describe(layer: Layer, source: str) -> list[str]:
     """The comment above a call: index, op, node, source location, shapes, MACs."""
     node = layer.node
     head = f"[{layer.index}] {node.op.name} {comment_text(node.name)}"
-    loc = comment_text(str(node.loc)) if node.loc.parts else ""
+    loc = " + ".join(comment_text(part if len(part) <= 96 else part[:93] + "...") for part in node.loc.parts)
     where = f"{source}: {loc}" if source and loc else loc
     lines = [f"{head}  <- {where}" if where else head, f"    {layer.summary}" + (f", {fmt_int(layer.macs)} MACs" if layer.macs else "")]
     return lines

@@ -160,6 +160,21 @@ def activations(seed: int = 2) -> Graph:
     return b.g
 
 
+def dscnn(channels: int = 16, seed: int = 3) -> Graph:
+    """DS-CNN-like: conv, then depthwise (3x3 and 5x5 SAME) / pointwise pairs that can run in place in bands."""
+    b = Builder(f"dscnn{channels}", seed)
+    x = b.float_input("mfcc", (1, 12, 6, 4))
+    h = b.conv(x, channels, (3, 3), pads=(1, 1, 1, 1), act=(0.0, None), name="conv0")
+    h = b.dwconv(h, (3, 3), pads=(1, 1, 1, 1), act=(0.0, None), name="dw1")
+    h = b.conv(h, channels, (1, 1), act=(0.0, None), name="pw1")
+    h = b.dwconv(h, (5, 5), pads=(2, 2, 2, 2), act=(0.0, None), name="dw2")
+    h = b.conv(h, channels, (1, 1), act=(0.0, 6.0), name="pw2", per_tensor=True)
+    h = b.pool("AvgPool2D", h, (12, 6), name="pool")
+    h = b.reshape(h, (1, channels), name="flat")
+    b.float_output(b.softmax(b.fc(h, 5, name="fc", per_tensor=False), name="softmax"), "scores")
+    return b.g
+
+
 # -- the oracle ---------------------------------------------------------------------------------------
 
 
