@@ -11,13 +11,11 @@ docs/quantization.md.
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any
 
 from tinyc.api import Model, load
-from tinyc.ir.core import Graph
-from tinyc.ir.opdef import OPS
+from tinyc.ir.core import Graph, Node, Value
 from tinyc.passes import PassOptions, PassResult, run_passes
 from tinyc.quant.calibrate import RANDOM, load_samples
 from tinyc.quant.prequant import Given, take_prequantized
@@ -30,9 +28,22 @@ __all__ = ["AccuracyReport", "QuantOptions", "QuantizeReport", "clone_graph", "q
 
 
 def clone_graph(graph: Graph) -> Graph:
-    """A deep copy of ``graph`` that shares the (immutable, registered) op definitions."""
-    memo: dict[int, Any] = {id(op): op for op in OPS.values()}
-    return copy.deepcopy(graph, memo)
+    """A copy of ``graph`` (new values and nodes, same op definitions; constant arrays are shared, never mutated)."""
+    g = Graph(graph.name)
+    vmap: dict[int, Value] = {}
+    for v in graph.inputs:
+        vmap[id(v)] = g.add_input(v.name, v.type)
+    for c in graph.constants:
+        assert c.const is not None
+        vmap[id(c)] = g.add_const(c.name, c.const, quant=c.type.quant)
+    for n in graph.nodes:
+        outs = [Value(o.name, o.type) for o in n.outputs]
+        for o, no in zip(n.outputs, outs):
+            vmap[id(o)] = no
+        node = Node(n.op, [None if v is None else vmap[id(v)] for v in n.inputs], outs, n.attrs, name=n.name, loc=n.loc)
+        g.insert_node(node)
+    g.outputs = [vmap[id(v)] for v in graph.outputs]
+    return g
 
 
 def _options(options: QuantOptions | None, overrides: dict[str, Any]) -> QuantOptions:
