@@ -8,8 +8,10 @@ tokenizer, activations, KV cache, sampler buffers), the Python compile time
 (greedy, the generated C built with the host gcc), and the instructions per
 token under QEMU's mps2-an500 Cortex-M7 with -icount (instructions, not M7
 cycles; the float stories15M-shaped model does not fit the emulator's 24 MiB
-of RAM and is skipped there). "int8" means int8 weights (groups of 64) and an
-int8 KV cache. stories260K comes from ../shared/models (skipped when absent).
+of RAM and is skipped there). "int8" means int8 weights (groups of 64, activations
+quantized per group at run time), "+ int8 KV" an int8 KV cache too. The
+accuracy report compares the int8 builds' greedy ids with llama2.c's and
+their teacher-forced logits with the float build's. stories260K comes from ../shared/models (skipped when absent).
 """
 
 from __future__ import annotations
@@ -46,15 +48,22 @@ def stories260k() -> tuple[Any, Any] | None:
     return model, read_tokenizer(LLAMA / "tok512.bin", model.config.vocab_size)
 
 
-def bench_one(label: str, model: Any, tok: Any, int8: bool, steps: int, qemu: bool, prompt: str) -> dict[str, Any]:
+FORMATS = {
+    "float32": {},
+    "int8": {"weights": "int8"},
+    "int8 + int8 KV": {"weights": "int8", "kv_cache": "int8"},
+}
+
+
+def bench_one(label: str, model: Any, tok: Any, fmt: str, steps: int, qemu: bool, prompt: str) -> dict[str, Any]:
     from tinyc.backends.llm import generate_c, write_generated
     from tinyc.backends.llm.harness import build_host
     from tinyc.errors import TinycError
     from tinyc.llm.runner import host_target, llm_options, run_llm_qemu
     from tinyc.targets import load_target
 
-    opts = llm_options(None, int8)
-    row: dict[str, Any] = {"model": label, "format": "int8" if int8 else "float32", "params": model.n_params}
+    opts = llm_options(FORMATS[fmt])
+    row: dict[str, Any] = {"model": label, "format": fmt, "params": model.n_params}
     t0 = time.perf_counter()
     try:
         gen = generate_c(model, tok, load_target(TARGET), opts)
@@ -90,13 +99,33 @@ def bench_one(label: str, model: Any, tok: Any, int8: bool, steps: int, qemu: bo
             row["host_tokens_per_s"] = float(m.group(3))
         if qemu and row["fits"] and shutil.which("qemu-system-arm") and shutil.which("arm-none-eabi-gcc"):
             try:
-                run = run_llm_qemu(model, tok, prompt, steps, int8=int8, target=TARGET, ids=True)
+                run = run_llm_qemu(model, tok, prompt, steps, int8=False, target=TARGET, ids=True, options=FORMATS[fmt])
                 row["qemu"] = run.instructions
             except TinycError as exc:
                 row["qemu_error"] = str(exc).splitlines()[0][:200]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return row
+
+
+def int8_accuracy(model: Any, tok: Any) -> list[dict[str, Any]]:
+    """Greedy agreement with llama2.c's ids and teacher-forced logit error of each int8 format."""
+    from tinyc.llm.accuracy import compare_builds
+    from tinyc.llm.runner import build_host_program
+
+    sys.path.insert(0, str(REPO / "tests" / "llm"))
+    from conftest import read_greedy_ids  # type: ignore[import-not-found]
+
+    ref = read_greedy_ids(LLAMA / "stories260K_greedy_ids.txt")
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        f32 = build_host_program(model, tok, None, workdir=Path(tmp) / "f32")
+        for fmt in ("int8", "int8 + int8 KV"):
+            q = build_host_program(model, tok, FORMATS[fmt], workdir=Path(tmp) / fmt.replace(" ", "_"))
+            for acc in compare_builds(f32, q, ref):
+                out.append({"format": fmt, "prompt": acc.prompt, "matches": acc.matches, "identical_prefix": acc.first_mismatch,
+                            "summary": acc.summary(), "max_abs_err": acc.max_abs_err})  # fmt: skip
+    return out
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -119,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write the rows as JSON here")
     ap.add_argument("--skip-15m", action="store_true", help="only stories260K")
     ap.add_argument("--no-qemu", action="store_true", help="skip the emulated runs")
+    ap.add_argument("--no-accuracy", action="store_true", help="skip the int8-vs-float accuracy report")
     ap.add_argument("--steps-260k", type=int, default=256)
     ap.add_argument("--steps-15m", type=int, default=64)
     args = ap.parse_args(argv)
@@ -127,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     if small is None:
         print("stories260K not found under ../shared/models/llama2c: skipped", file=sys.stderr)
     else:
-        for int8 in (False, True):
-            rows.append(bench_one("stories260K", *small, int8, args.steps_260k, not args.no_qemu, "Once upon a time"))
+        for fmt in FORMATS:
+            rows.append(bench_one("stories260K", *small, fmt, args.steps_260k, not args.no_qemu, "Once upon a time"))
             print(json.dumps(rows[-1]), file=sys.stderr)
     if not args.skip_15m:
         big = stories15m_shaped()
@@ -145,8 +175,14 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(json.dumps(rows[-1]), file=sys.stderr)
     print(table(rows))
+    accuracy = []
+    if small is not None and not args.no_accuracy:
+        accuracy = int8_accuracy(*small)
+        print("\nint8 against float32, stories260K, llama2.c's greedy ids (256 per prompt):")
+        for line in accuracy:
+            print(f"- {line['format']}: {line['summary']}")
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps({"rows": rows, "accuracy": accuracy}, indent=2) + "\n")
     return 0
 
 

@@ -90,5 +90,5 @@ def host_int8(model260k, tokenizer512, tmp_path_factory):  # type: ignore[no-unt
     from tinyc.llm.runner import build_host_program
 
     return build_host_program(
-        model260k, tokenizer512, None, workdir=tmp_path_factory.mktemp("i8"), sanitize=True, int8=True
+        model260k, tokenizer512, {"kv_cache": "int8"}, workdir=tmp_path_factory.mktemp("i8"), sanitize=True, int8=True
     )

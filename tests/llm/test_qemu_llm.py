@@ -19,7 +19,9 @@ def _tools() -> None:
 
 
 def test_int8_story_on_emulated_m7(stories260k, tok512, host_int8) -> None:
-    run = run_llm_qemu(stories260k, tok512, "Once upon a time", 48, int8=True, target="stm32h7")
+    run = run_llm_qemu(
+        stories260k, tok512, "Once upon a time", 48, int8=True, target="stm32h7", options={"kv_cache": "int8"}
+    )
     assert run.stdout.startswith("Once upon a time, there was a little girl named Lily.")
     assert run.stdout == host_int8.generate("Once upon a time", 48)
     counts = run.instructions
