@@ -14,6 +14,7 @@ See docs/cmsis_nn.md.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path, PurePath
 from typing import Any
@@ -23,7 +24,7 @@ from tinyc.backends.cmsis_nn.banding import BandPlan, plan_banded
 from tinyc.backends.cmsis_nn.codegen import CodeGen, Generated
 from tinyc.backends.cmsis_nn.glue import cmake_file, linker_snippet, makefile_fragment, runtime_dir
 from tinyc.backends.cmsis_nn.io_boundary import strip_io_quantization
-from tinyc.backends.cmsis_nn.layers import EMITTERS, scratch_of
+from tinyc.backends.cmsis_nn.layers import EMITTERS, scratch_of, table_bytes
 from tinyc.backends.cmsis_nn.report import build_report, report_json, report_markdown
 from tinyc.errors import QuantizationError, TargetError
 from tinyc.ir.core import Graph
@@ -101,6 +102,10 @@ def plan_for(graph: Graph, target: Any, options: Any = None) -> tuple[Any, BandP
             "the cmsis_nn backend keeps model inputs and outputs in its arenas (as TFLite Micro does)",
             hint="drop --io-outside-arena; <name>_run() copies from and to your buffers",
         )
+    tables = table_bytes(graph)
+    if tables:  # weights are planned with their requantization tables, which live beside them
+        base = plan_opts.size_of or (lambda v: v.type.nbytes)
+        plan_opts = dataclasses.replace(plan_opts, size_of=lambda v: base(v) + tables.get(v, 0))
     if not bool(dict(getattr(target, "backend_options", {}) or {}).get("banded", True)):
         return plan_memory(graph, target, options=plan_opts, scratch=scratch), BandPlan()
     return plan_banded(graph, target, plan_opts, scratch)

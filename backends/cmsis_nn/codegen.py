@@ -162,10 +162,15 @@ class CodeGen:
         return cname
 
     def table(self, layer: Layer, what: str, data: np.ndarray) -> str:
+        """A per-channel table, in the region of the layer's weights (the planner counted it with them)."""
         cname = self.names.ident((layer.index, what), f"l{layer.index}_{what}", prefix=f"{self.prefix}_")
-        r = self.target.region(self._flash)
+        w = layer.node.opt_input(1)
+        wp = self.plan.weights.get(w) if w is not None else None  # type: ignore[attr-defined]
+        region = wp.region if wp is not None else self._flash
+        r = self.target.region(region)
         arr = np.ascontiguousarray(np.asarray(data, dtype=np.int32).reshape(-1))
-        self.arrays.append(ConstArray(cname, arr, self._flash, r.section, 4, f"layer {layer.index} ({comment_text(layer.node.name)}): requantization {what} per output channel"))
+        note = f"layer {layer.index} ({comment_text(layer.node.name)}): requantization {what} per output channel"
+        self.arrays.append(ConstArray(cname, arr, region, r.section, 4, note, ram=r.kind is MemoryKind.RAM))
         return cname
 
     def scratch(self, node: Node) -> tuple[str, int]:

@@ -20,7 +20,7 @@ import numpy as np
 
 from tinyc.backends.cmsis_nn.emitter import c_dims, comment_text, fmt_int
 from tinyc.errors import UnsupportedOpError
-from tinyc.ir.core import Node, Value
+from tinyc.ir.core import Graph, Node, Value
 from tinyc.ir.dtypes import DType
 from tinyc.quant import params as qparams
 from tinyc.quant.arith import quantize_multiplier
@@ -521,6 +521,19 @@ def lower_node(ctx: LowerCtx, node: Node, index: int) -> Layer:
     layer.macs = macs_of(node)
     layer.scratch = ctx.scratch(node)[1]
     return layer
+
+
+def table_bytes(graph: Graph) -> dict[Value, int]:
+    """Bytes of the per-channel multiplier and shift tables each layer's weights bring along (planned with them)."""
+    out: dict[Value, int] = {}
+    for node in graph.nodes:
+        w = node.opt_input(1)
+        if w is None or not w.is_const or w.type.quant is None:
+            continue
+        if node.op.name in ("Conv2D", "DepthwiseConv2D") or (node.op.name == "FullyConnected" and not w.type.quant.is_per_tensor):
+            channels = node.output.type.shape[-1]
+            out[w] = max(out.get(w, 0), 8 * channels)
+    return out
 
 
 def scratch_of(node: Node) -> int:

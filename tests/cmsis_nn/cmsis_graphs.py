@@ -175,6 +175,20 @@ def dscnn(channels: int = 16, seed: int = 3) -> Graph:
     return b.g
 
 
+def two_io(seed: int = 4) -> Graph:
+    """Two inputs, two outputs: a residual sum of two branches and a side output."""
+    b = Builder("two_io", seed)
+    a = b.float_input("left", (1, 6, 5, 4), scale=0.04, zp=-5)
+    c = b.float_input("right", (1, 6, 5, 4), scale=0.03, zp=7)
+    ha = b.conv(a, 8, (3, 3), pads=(1, 1, 1, 1), name="conv_left")
+    hc = b.conv(c, 8, (3, 3), pads=(1, 1, 1, 1), name="conv_right")
+    s = b.binary("AddAct", ha, hc, act=(0.0, None), name="sum")
+    f = b.reshape(s, (1, 240), name="flat")
+    b.float_output(b.fc(f, 10, name="head"), "logits")
+    b.float_output(b.fc(b.reshape(ha, (1, 240), name="flat_left"), 3, name="side"), "side")
+    return b.g
+
+
 # -- the oracle ---------------------------------------------------------------------------------------
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cmsis_graphs import Builder, activations, cnn, mlp
+from cmsis_graphs import Builder, activations, cnn, mlp, two_io
 from cmsis_helpers import check_against_oracle, needs_gcc, samples
 
 from tinyc.backends.cmsis_nn.harness import BuildInfo, build_host, run_harness
@@ -17,7 +18,7 @@ from tinyc.ir.types import QuantParams, TensorType
 pytestmark = needs_gcc
 
 
-@pytest.mark.parametrize("factory", [mlp, cnn, activations], ids=["mlp", "cnn", "activations"])
+@pytest.mark.parametrize("factory", [mlp, cnn, activations, two_io], ids=["mlp", "cnn", "activations", "two_io"])
 def test_bit_exact_on_host_with_sanitizers(factory, compiled, tmp_path: Path) -> None:
     art = compiled(factory(), factory.__name__)
     info = BuildInfo.read(art.output_dir)
@@ -139,3 +140,27 @@ activations = ["SRAM"]
     p = tmp_path / "tiny-m7.toml"
     p.write_text(text)
     return p
+
+
+def test_weights_in_external_ram_are_copied_in_by_init(compiled, tmp_path: Path) -> None:
+    """A flash too small for the weights: the planner puts some in EXT_RAM; <name>_init() copies their flash image."""
+    target = tmp_path / "small-flash-m7.toml"
+    target.write_text(
+        _tiny_target(tmp_path).read_text().replace('size = "64K"\nkind = "flash"', 'size = "64K"\nreserved = "61K"\nkind = "flash"')
+        + '[[memory]]\nname = "EXT_RAM"\nbase = 0x60000000\nsize = "1M"\nkind = "ram"\nspeed = 3\nsection = ".extram_bss"\n'
+    )
+    text = target.read_text().replace('weights = ["FLASH"]', 'weights = ["FLASH", "EXT_RAM"]').replace('name = "tiny-m7"', 'name = "small-flash-m7"')
+    target.write_text(text)
+    art = compiled(mlp(), "mlp", target=str(target))
+    weights = (art.output_dir / "mlp_weights.c").read_text()
+    assert 'TINYC_SECTION(".extram_bss"); /* filled by mlp_init() */' in weights
+    assert "memcpy(" in (art.output_dir / "mlp.c").read_text().split("mlp_init(void)")[1].split("}")[0]
+    regions = json.loads((art.output_dir / "report.json").read_text())["regions"]
+    assert regions["EXT_RAM"]["constants"] > 0
+    for name, r in regions.items():  # requantization tables are planned with their weights
+        assert r["constants"] + r["arena"] <= r["capacity"], name
+    info = BuildInfo.read(art.output_dir)
+    exe = build_host(art.output_dir, tmp_path / "w", sanitize=True, opt="-O1")
+    xs, fxs = samples(info, 4, seed=9)
+    res = run_harness(exe, info, tmp_path / "w", xs, fxs)
+    check_against_oracle(mlp, res, xs, fxs)
