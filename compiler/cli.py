@@ -225,14 +225,27 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
     model = _load(args)
     quant = {}
-    if _quant_options(args) is not None:
+    if args.precision == "int8" and not args.quantize:  # TensorRT int8: calibration data without the MCU quantizer
+        quant = dict(calib=args.calib, observer=args.observer, int_io=args.int_io)
+    elif _quant_options(args) is not None:
         quant = dict(quantize=args.quantize, calib=args.calib, observer=args.observer, int_io=args.int_io)
-    opts = CompileOptions(target=args.target, target_file=args.target_file, plan=plan_options_from_args(args), **quant)
+    trt = dict(precision=args.precision, dynamic_batch=_parse_batch(args.dynamic_batch))
+    opts = CompileOptions(target=args.target, target_file=args.target_file, plan=plan_options_from_args(args), **quant, **trt)
     art = compile_model(model, output_dir=args.output, options=opts, pass_options=_pass_options(args))
     print(f"wrote {len(art.files)} files to {art.output_dir}")
     for f in art.files:
         print(f"  {f}")
     return 0
+
+
+def _parse_batch(text: str | None) -> tuple[int, int, int] | None:
+    if text is None:
+        return None
+    try:
+        lo, opt, hi = (int(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"bad --dynamic-batch {text!r}", hint="write it as MIN,OPT,MAX, e.g. 1,8,32") from None
+    return lo, opt, hi
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
@@ -303,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, help="output folder (replaced atomically)")
     add_memory_args(p)
     _add_quant_args(p)
+    g = p.add_argument_group("TensorRT (Jetson targets)")
+    g.add_argument("--precision", choices=["fp32", "fp16", "int8"], help="engine precision (default: int8 for QDQ models, else the target's, fp16); int8 takes --calib")
+    g.add_argument("--dynamic-batch", metavar="MIN,OPT,MAX", help="symbolic batch with one optimisation profile (no DLA), e.g. 1,8,32")
     _add_pass_args(p)
     p.set_defaults(fn=cmd_compile)
 

@@ -38,6 +38,8 @@ class CompileOptions:
     calib: Any = None  # calibration data: .npz/.npy path, folder, "random", arrays or an iterable of samples
     observer: str = "minmax"  # activation ranges: "minmax" | "percentile" | "mse"
     int_io: bool = False  # integer graph inputs/outputs instead of float with Quantize/DequantizeLinear
+    precision: str | None = None  # TensorRT: "fp32" | "fp16" | "int8" (None: the model's QDQ, else the target's default)
+    dynamic_batch: tuple[int, int, int] | None = None  # TensorRT: (min, opt, max) batch of one optimisation profile
 
     def quant_options(self) -> Any:
         """The ``tinyc.quant.QuantOptions`` these options ask for, or None for a float compile."""
