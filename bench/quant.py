@@ -133,9 +133,10 @@ def tinyc_rows(case: Case, ref: list[np.ndarray]) -> tuple[list[Row], Any]:
     configs = [("int8", "minmax"), ("int8", "percentile"), ("int8", "mse"), ("int16x8", "minmax"), ("int16x8", "mse")]
     for scheme, observer in configs:
         t0 = time.perf_counter()
-        q, _ = quantize_model(model, _feeds(case, case.calib), options=QuantOptions(scheme=scheme, observer=observer))
+        q, rep = quantize_model(model, _feeds(case, case.calib), options=QuantOptions(scheme=scheme, observer=observer))
         got = [next(iter(run_graph(q.graph, f).values())) for f in _feeds(case, case.evals)]
-        rows.append(_row(case, "tinyc", scheme, observer, ref, got, time.perf_counter() - t0))
+        label = observer + "".join(f" ({op} in float)" for op in sorted({op for _, op, _ in rep.float_nodes}))
+        rows.append(_row(case, "tinyc", scheme, label, ref, got, time.perf_counter() - t0))
         if (scheme, observer) == ("int8", "minmax"):
             int8_graph = q.graph
     return rows, int8_graph
