@@ -98,8 +98,8 @@ def test_report_figures_match_the_code(compiled) -> None:
     arenas = [int(line.split("[")[1].split("]")[0]) for line in weights_c.splitlines() if line.startswith("int8_t cnn_arena_")]
     assert t["arena_bytes"] == sum(arenas) == t["ram_bytes"]
     assert t["macs"] == sum(layer["macs"] for layer in rep["layers"]) > 0
-    assert t["scratch_bytes"] == sum(layer["scratch_bytes"] for layer in rep["layers"])
-    assert t["scratch_bytes"] > 0  # conv1's im2col columns are planned for Arm's DSP kernels
+    assert t["scratch_max_bytes"] == max(layer["scratch_bytes"] for layer in rep["layers"])
+    assert t["scratch_max_bytes"] > 0  # conv1's im2col columns are planned for Arm's DSP kernels
     header = (out / "cnn.h").read_text()
     assert f"#define CNN_ARENA_BYTES {t['arena_bytes']} " in header
     assert f"#define CNN_MACS {t['macs']}" in header

@@ -74,3 +74,22 @@ def test_run_on_target_for_the_demo(magnet: Path, tmp_path: Path) -> None:
     assert "instructions per inference" in where and "not Cortex-M7 cycles" in where
     host, _ = run_on_target(build, xs, on="host")
     np.testing.assert_array_equal(preds, host)
+
+
+@pytest.mark.qemu
+@pytest.mark.skipif(ARM_GCC is None or QEMU is None, reason="arm-none-eabi-gcc / qemu-system-arm not installed")
+def test_benchmark_goals(kws_float: Path, ad_float: Path) -> None:
+    """bench/cmsis.py: RAM below half of TFLM's arena, under 1% of the instructions outside kernel calls."""
+    import json
+    import subprocess
+
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "cmsis.py"), "--json", "--samples", "2"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["model"]: r for r in json.loads(proc.stdout)}
+    for key in ("kws", "ad"):
+        r = rows[key]
+        assert r["ram_bytes"] < r["tflm_arena"] / 2, r
+        assert r["outside_share"] < 0.01, r
+        counts = r["instructions_all_samples"]  # the same input: equal up to the timer's 40-instruction tick
+        assert max(counts) - min(counts) <= 40, r
+        assert r["flash_bytes"] >= r["weights_and_tables_bytes"]
