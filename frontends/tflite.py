@@ -111,7 +111,7 @@ class _Reader:
 
     def run(self) -> Graph:
         g = self.graph
-        for k in [int(i) for i in self.sg.inputs]:
+        for k in [int(i) for i in (self.sg.inputs if self.sg.inputs is not None else [])]:
             if k in self.values:
                 raise ModelLoadError(f"tensor {k} is listed twice as a model input", where=self.p.where)
             self.values[k] = g.add_input(self._fresh(self.names[k]), self.types[k])
@@ -127,6 +127,13 @@ class _Reader:
                     where=self._where(),
                     hint=f"tinyc reads: {', '.join(sorted(optable.READERS))}",
                 )
+            need = m.min_inputs.get(self.builtin, 1)
+            ins = self.inputs()
+            if len(ins) < need or any(k < 0 for k in ins[:need]) or len(self.outputs()) != 1:
+                raise ModelLoadError(
+                    f"{self.builtin} needs {need} input(s) and one output, the file gives {len(ins)} and {len(self.outputs())}",
+                    where=self._where(),
+                )
             try:
                 m.read(self, op)
             except ShapeError as exc:
@@ -135,8 +142,10 @@ class _Reader:
                 if k not in self.values:
                     raise ModelLoadError(f"{self.builtin} did not produce its output tensor {k}", where=self._where())
         outs = []
-        for k in [int(i) for i in self.sg.outputs]:
+        for k in [int(i) for i in (self.sg.outputs if self.sg.outputs is not None else [])]:
             outs.append(self.value_required(k, "model output"))
+        if not outs:
+            raise ModelLoadError("the model has no outputs", where=self.p.where)
         g.outputs = outs
         log.info("tflite: read %d operators, %d tensors from %s", len(self.sg.operators or []), len(self.types), self.p.where)
         return g
@@ -246,3 +255,6 @@ class _Reader:
 
     def fail(self, what: str, hint: str | None = None) -> UnsupportedOpError:
         return UnsupportedOpError(what, where=self._where(), hint=hint)
+
+    def bad(self, what: str) -> ModelLoadError:
+        return ModelLoadError(what, where=self._where(), hint="the file is not a valid TFLite model; re-export it")

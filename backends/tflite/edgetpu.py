@@ -88,7 +88,8 @@ class OpMapping:
     mappable: bool
     reasons: list[str] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
-    where: str = "tpu"  # "tpu", "cpu" (after the split) or "cpu-edge" (input/output conversion)
+    where: str = "tpu"
+    notes: list[str] = field(default_factory=list)  # doubts that do not block the mapping  # "tpu", "cpu" (after the split) or "cpu-edge" (input/output conversion)
 
 
 @dataclass
@@ -108,7 +109,7 @@ class EdgeTpuReport:
             "edge_ops": sum(1 for o in self.ops if o.where == "cpu-edge"),
             "split_at": self.split_at,
             "ops": [
-                {"index": o.index, "builtin": o.builtin, "node": o.node, "where": o.where, "mappable": o.mappable, "reasons": o.reasons, "suggestions": o.suggestions}
+                {"index": o.index, "builtin": o.builtin, "node": o.node, "where": o.where, "mappable": o.mappable, "reasons": o.reasons, "suggestions": o.suggestions, "notes": o.notes}
                 for o in self.ops
             ],
             "compiler": self.compiler,
@@ -179,6 +180,19 @@ def check_op(w: Written, op: WrittenOp, options: Any) -> tuple[list[str], list[s
     return reasons, hints
 
 
+def op_notes(w: Written, op: WrittenOp) -> list[str]:
+    """Doubts the published rules do not settle."""
+    notes = []
+    if op.builtin == "FULLY_CONNECTED" and len(op.inputs) > 1:
+        q = w.tensor_types[op.inputs[1]].quant
+        if q is not None and not q.is_per_tensor:
+            notes.append(
+                "per-channel fully-connected weights are newer than the Edge TPU compiler's TFLite; if it leaves this op "
+                "on the CPU, quantize fully-connected weights per tensor"
+            )
+    return notes
+
+
 def _replacement_hint(builtin: str) -> str:
     return {
         "LEAKY_RELU": "use PReLU with a constant slope, or ReLU, which the Edge TPU maps",
@@ -218,6 +232,7 @@ def map_ops(w: Written) -> EdgeTpuReport:
         node = op.node
         reasons, hints = check_op(w, op, op.options)
         m = OpMapping(op.index, op.builtin, node.name if node is not None else "", str(node.loc) if node is not None else "", not reasons, reasons, hints)
+        m.notes = op_notes(w, op)
         if _is_edge(w, op):
             m.where = "cpu-edge"
             m.reasons = [f"{op.builtin} at the model's {'input' if op.builtin == 'QUANTIZE' else 'output'} converts float: it runs on the CPU"]

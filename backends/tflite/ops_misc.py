@@ -12,6 +12,7 @@ from tinyc.backends.tflite.optable import (
     ReadCtx,
     WriteCtx,
     mapping,
+    options_of,
     read_activation,
     write_clamp,
     write_with_activation,
@@ -21,11 +22,6 @@ from tinyc.ir.core import Node
 from tinyc.ir.dtypes import DType
 from tinyc.ir.opdef import OPS
 from tinyc.ir.types import TensorType
-
-
-def _opts(r: ReadCtx, name: str) -> Any:
-    o = r.options
-    return o if o is not None else getattr(schema(), f"{name}T")()
 
 
 def _const_ints(r: ReadCtx, k: int, what: str) -> list[int]:
@@ -43,8 +39,19 @@ def _const_ints(r: ReadCtx, k: int, what: str) -> list[int]:
 @mapping
 class BinaryMapping(Mapping):
     builtins = ("ADD", "MUL", "SUB", "MAXIMUM", "MINIMUM")
+    min_inputs = dict.fromkeys(builtins, 2)
     ir_ops = ("AddAct", "Add", "MulAct", "Mul", "Sub", "Max", "Min")
-    pairs = (("ADD", "AddAct"), ("ADD", "Add"), ("MUL", "MulAct"), ("MUL", "Mul"), ("SUB", "Sub"), ("MAXIMUM", "Max"), ("MINIMUM", "Min"))
+    pairs = (
+        ("ADD", "AddAct", "both"),
+        ("ADD", "Add", "write"),
+        ("MUL", "MulAct", "both"),
+        ("MUL", "Mul", "write"),
+        ("SUB", "Sub", "both"),
+        ("MAXIMUM", "Max", "both"),
+        ("MINIMUM", "Min", "both"),
+        ("MAXIMUM", "Clip", "both"),
+        ("MINIMUM", "Clip", "both"),
+    )
 
     _READ = {"ADD": ("AddAct", "AddOptions"), "MUL": ("MulAct", "MulOptions"), "SUB": ("Sub", "SubOptions"), "MAXIMUM": ("Max", None), "MINIMUM": ("Min", None)}
     _WRITE = {"AddAct": ("ADD", "AddOptions"), "Add": ("ADD", "AddOptions"), "MulAct": ("MUL", "MulOptions"), "Mul": ("MUL", "MulOptions"), "Sub": ("SUB", "SubOptions"), "Max": ("MAXIMUM", None), "Min": ("MINIMUM", None)}
@@ -59,7 +66,7 @@ class BinaryMapping(Mapping):
         a, b = r.value(ins[0]), r.value(ins[1])
         lo = hi = None
         if opt_name is not None:
-            lo, hi = read_activation(r, _opts(r, opt_name).fusedActivationFunction)
+            lo, hi = read_activation(r, options_of(r, opt_name).fusedActivationFunction)
         out = r.outputs()[0]
         if ir_op in ("AddAct", "MulAct"):
             r.emit(ir_op, [a, b], OPS[ir_op].Attrs(act_min=lo, act_max=hi), out=out)
@@ -114,13 +121,14 @@ class ActivationMapping(Mapping):
     builtins = ("RELU", "RELU6", "RELU_N1_TO_1", "LOGISTIC", "TANH", "HARD_SWISH", "LEAKY_RELU")
     ir_ops = ("Relu", "Clip", "Sigmoid", "Tanh", "HardSwish", "LeakyRelu")
     pairs = (
-        ("RELU", "Relu"),
-        ("RELU6", "Clip"),
-        ("RELU_N1_TO_1", "Clip"),
-        ("LOGISTIC", "Sigmoid"),
-        ("TANH", "Tanh"),
-        ("HARD_SWISH", "HardSwish"),
-        ("LEAKY_RELU", "LeakyRelu"),
+        ("RELU", "Relu", "both"),
+        ("RELU", "Clip", "write"),
+        ("RELU6", "Clip", "both"),
+        ("RELU_N1_TO_1", "Clip", "both"),
+        ("LOGISTIC", "Sigmoid", "both"),
+        ("TANH", "Tanh", "both"),
+        ("HARD_SWISH", "HardSwish", "both"),
+        ("LEAKY_RELU", "LeakyRelu", "both"),
     )
     _SIMPLE = {"RELU": "Relu", "LOGISTIC": "Sigmoid", "TANH": "Tanh", "HARD_SWISH": "HardSwish"}
 
@@ -130,7 +138,7 @@ class ActivationMapping(Mapping):
         if r.builtin in self._SIMPLE:
             r.emit(self._SIMPLE[r.builtin], [x], None, out=out)
         elif r.builtin == "LEAKY_RELU":
-            r.emit("LeakyRelu", [x], OPS["LeakyRelu"].Attrs(alpha=float(_opts(r, "LeakyReluOptions").alpha)), out=out)
+            r.emit("LeakyRelu", [x], OPS["LeakyRelu"].Attrs(alpha=float(options_of(r, "LeakyReluOptions").alpha)), out=out)
         else:
             lo, hi = FUSED[r.builtin]
             r.emit("Clip", [x], OPS["Clip"].Attrs(min=lo, max=hi), out=out)
@@ -158,7 +166,12 @@ RESHAPES = ("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity")
 class ReshapeMapping(Mapping):
     builtins = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
     ir_ops = RESHAPES
-    pairs = (("RESHAPE", "Reshape"), ("SQUEEZE", "Reshape"), ("EXPAND_DIMS", "Reshape"), *(("RESHAPE", o) for o in RESHAPES[1:]))
+    pairs = (
+        ("RESHAPE", "Reshape", "both"),
+        ("SQUEEZE", "Reshape", "read"),
+        ("EXPAND_DIMS", "Reshape", "read"),
+        *(("RESHAPE", o, "write") for o in RESHAPES[1:]),
+    )
 
     def read(self, r: ReadCtx, op: Any) -> None:
         # Shapes are static: the output tensor's shape is the new shape, whatever form the file gives it in.
@@ -179,6 +192,7 @@ class ReshapeMapping(Mapping):
 @mapping
 class TransposeMapping(Mapping):
     builtins = ("TRANSPOSE",)
+    min_inputs = {"TRANSPOSE": 2}
     ir_ops = ("Transpose",)
 
     def read(self, r: ReadCtx, op: Any) -> None:
@@ -198,7 +212,7 @@ class ConcatMapping(Mapping):
     ir_ops = ("Concat",)
 
     def read(self, r: ReadCtx, op: Any) -> None:
-        o = _opts(r, "ConcatenationOptions")
+        o = options_of(r, "ConcatenationOptions")
         ins, out = r.inputs(), r.outputs()[0]
         rank = r.ttype(ins[0]).rank
         if not -rank <= o.axis < rank:
@@ -232,8 +246,68 @@ class ConcatMapping(Mapping):
 
 
 @mapping
+class SliceMapping(Mapping):
+    builtins = ("STRIDED_SLICE", "SLICE")
+    min_inputs = {"STRIDED_SLICE": 3, "SLICE": 3}
+    ir_ops = ("Slice",)
+    pairs = (("STRIDED_SLICE", "Slice", "both"), ("SLICE", "Slice", "read"))
+
+    def read(self, r: ReadCtx, op: Any) -> None:
+        ins, out = r.inputs(), r.outputs()[0]
+        xt = r.ttype(ins[0])
+        rank = xt.rank
+        begin = _const_ints(r, ins[1], f"{r.builtin}'s begin")
+        if len(begin) != rank:
+            raise r.fail(f"{len(begin)} begin values for rank {rank}")
+        if r.builtin == "SLICE":
+            size = _const_ints(r, ins[2], "SLICE's size")
+            end = [d if n == -1 else b + n for b, n, d in zip(begin, size, xt.shape)]
+            steps = [1] * rank
+        else:
+            o = options_of(r, "StridedSliceOptions")
+            if o.ellipsisMask or o.newAxisMask or getattr(o, "offset", False):
+                raise r.fail("STRIDED_SLICE with ellipsis, new-axis masks or offsets is not supported")
+            end = _const_ints(r, ins[2], "STRIDED_SLICE's end")
+            steps = _const_ints(r, ins[3], "STRIDED_SLICE's strides") if len(ins) > 3 else [1] * rank
+            if len(end) != rank or len(steps) != rank:
+                raise r.fail("begin, end and strides must have one value per dimension")
+            begin = [0 if o.beginMask >> i & 1 else b for i, b in enumerate(begin)]
+            end = [xt.shape[i] if o.endMask >> i & 1 else e for i, e in enumerate(end)]
+        if any(s <= 0 for s in steps):
+            raise r.fail(f"strides {steps} must be positive", "tinyc reads forward slices")
+        starts, ends = [], []
+        for b, e, d in zip(begin, end, xt.shape):
+            b, e = b + d if b < 0 else b, e + d if e < 0 else e
+            starts.append(min(max(b, 0), d))
+            ends.append(min(max(e, starts[-1]), d))
+        attrs = OPS["Slice"].Attrs(starts=tuple(starts), ends=tuple(ends), axes=tuple(range(rank)), steps=tuple(steps))
+        yt = r.ttype(out)
+        sliced = tuple(-(-(e - s) // k) for s, e, k in zip(starts, ends, steps))
+        if sliced == yt.shape:
+            r.emit("Slice", [r.value(ins[0])], attrs, out=out)
+        else:  # shrink_axis_mask drops dimensions of size 1
+            y = r.emit_tmp("Slice", [r.value(ins[0])], attrs, yt.with_shape(sliced), "sliced")
+            r.emit("Reshape", [y], OPS["Reshape"].Attrs(shape=yt.shape), out=out)
+
+    def write(self, w: WriteCtx, node: Node) -> None:
+        x = node.input(0)
+        rank = x.type.rank
+        begin, end, steps = [0] * rank, list(x.type.shape), [1] * rank
+        for s, e, a, k in zip(node.attrs.starts, node.attrs.ends, node.attrs.axes, node.attrs.steps):
+            if k <= 0:
+                raise w.fail(node, f"a slice with step {k}", "tinyc writes forward slices only")
+            d = x.type.shape[a]
+            begin[a] = min(max(s + d if s < 0 else s, 0), d)
+            end[a] = min(max(e + d if e < 0 else e, 0), d)
+            steps[a] = k
+        ins = [w.tensor(x)] + [w.const(np.array(v, dtype=np.int32), f"{node.name}_{what}") for v, what in ((begin, "begin"), (end, "end"), (steps, "strides"))]
+        w.op("STRIDED_SLICE", ins, [w.tensor(node.output)], schema().StridedSliceOptionsT())
+
+
+@mapping
 class PadMapping(Mapping):
     builtins = ("PAD", "PADV2")
+    min_inputs = {"PAD": 2, "PADV2": 2}
     ir_ops = ("Pad",)
 
     def read(self, r: ReadCtx, op: Any) -> None:
@@ -281,6 +355,7 @@ class PadMapping(Mapping):
 @mapping
 class MeanMapping(Mapping):
     builtins = ("MEAN",)
+    min_inputs = {"MEAN": 2}
     ir_ops = ("ReduceMean",)
 
     def read(self, r: ReadCtx, op: Any) -> None:
@@ -290,7 +365,7 @@ class MeanMapping(Mapping):
         if any(not -rank <= a < rank for a in axes):
             raise r.fail(f"axes {axes} out of range for rank {rank}")
         norm = tuple(sorted({a % rank for a in axes}))
-        attrs = OPS["ReduceMean"].Attrs(axes=norm, keepdims=bool(_opts(r, "ReducerOptions").keepDims))
+        attrs = OPS["ReduceMean"].Attrs(axes=norm, keepdims=bool(options_of(r, "ReducerOptions").keepDims))
         r.emit("ReduceMean", [r.value(ins[0])], attrs, out=r.outputs()[0])
 
     def write(self, w: WriteCtx, node: Node) -> None:
@@ -309,7 +384,12 @@ class MeanMapping(Mapping):
 class QuantizeMapping(Mapping):
     builtins = ("QUANTIZE", "DEQUANTIZE")
     ir_ops = ("QuantizeLinear", "DequantizeLinear", "Requantize", "Cast")
-    pairs = (("QUANTIZE", "QuantizeLinear"), ("QUANTIZE", "Requantize"), ("DEQUANTIZE", "DequantizeLinear"), ("DEQUANTIZE", "Cast"))
+    pairs = (
+        ("QUANTIZE", "QuantizeLinear", "both"),
+        ("QUANTIZE", "Requantize", "both"),
+        ("DEQUANTIZE", "DequantizeLinear", "both"),
+        ("DEQUANTIZE", "Cast", "both"),
+    )
 
     def read(self, r: ReadCtx, op: Any) -> None:
         x_i, out = r.inputs()[0], r.outputs()[0]

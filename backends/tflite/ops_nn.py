@@ -19,6 +19,7 @@ from tinyc.backends.tflite.optable import (
     ReadCtx,
     WriteCtx,
     mapping,
+    options_of,
     read_activation,
     write_with_activation,
 )
@@ -121,10 +122,6 @@ def _bias(r: ReadCtx, ins: list[int], x: int, wt: int) -> Value | None:
     return b
 
 
-def _opts(r: ReadCtx, name: str) -> Any:
-    o = r.options
-    return o if o is not None else getattr(schema(), f"{name}T")()
-
 
 # -- convolutions ---------------------------------------------------------------------------
 
@@ -133,9 +130,10 @@ def _opts(r: ReadCtx, name: str) -> Any:
 class Conv2DMapping(Mapping):
     builtins = ("CONV_2D",)
     ir_ops = ("Conv2D",)
+    min_inputs = {"CONV_2D": 2}
 
     def read(self, r: ReadCtx, op: Any) -> None:
-        o = _opts(r, "Conv2DOptions")
+        o = options_of(r, "Conv2DOptions")
         ins = r.inputs()
         if len(ins) < 2:
             raise r.fail("CONV_2D needs an input and a filter")
@@ -182,9 +180,10 @@ def _maybe_pad(w: WriteCtx, node: Node, x: Value, pads: tuple[int, ...], k_hw: t
 class DepthwiseMapping(Mapping):
     builtins = ("DEPTHWISE_CONV_2D",)
     ir_ops = ("DepthwiseConv2D",)
+    min_inputs = {"DEPTHWISE_CONV_2D": 2}
 
     def read(self, r: ReadCtx, op: Any) -> None:
-        o = _opts(r, "DepthwiseConv2DOptions")
+        o = options_of(r, "DepthwiseConv2DOptions")
         ins = r.inputs()
         if len(ins) < 2:
             raise r.fail("DEPTHWISE_CONV_2D needs an input and a filter")
@@ -227,9 +226,10 @@ class DepthwiseMapping(Mapping):
 class FullyConnectedMapping(Mapping):
     builtins = ("FULLY_CONNECTED",)
     ir_ops = ("FullyConnected",)
+    min_inputs = {"FULLY_CONNECTED": 2}
 
     def read(self, r: ReadCtx, op: Any) -> None:
-        o = _opts(r, "FullyConnectedOptions")
+        o = options_of(r, "FullyConnectedOptions")
         if o.weightsFormat != schema().FullyConnectedOptionsWeightsFormat.DEFAULT:
             raise r.fail("shuffled fully-connected weights are not supported", "export with the default weights format")
         ins = r.inputs()
@@ -290,10 +290,10 @@ class FullyConnectedMapping(Mapping):
 class PoolMapping(Mapping):
     builtins = ("AVERAGE_POOL_2D", "MAX_POOL_2D")
     ir_ops = ("AvgPool2D", "MaxPool2D")
-    pairs = (("AVERAGE_POOL_2D", "AvgPool2D"), ("MAX_POOL_2D", "MaxPool2D"))
+    pairs = (("AVERAGE_POOL_2D", "AvgPool2D", "both"), ("MAX_POOL_2D", "MaxPool2D", "both"))
 
     def read(self, r: ReadCtx, op: Any) -> None:
-        o = _opts(r, "Pool2DOptions")
+        o = options_of(r, "Pool2DOptions")
         ins = r.inputs()
         xt = r.ttype(ins[0])
         if xt.rank != 4:
@@ -341,7 +341,7 @@ class SoftmaxMapping(Mapping):
     ir_ops = ("Softmax",)
 
     def read(self, r: ReadCtx, op: Any) -> None:
-        o = _opts(r, "SoftmaxOptions")
+        o = options_of(r, "SoftmaxOptions")
         ins = r.inputs()
         xt = r.ttype(ins[0])
         x = r.value(ins[0])

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
-from tinyc.errors import UnsupportedOpError
+from tinyc.errors import ModelLoadError, UnsupportedOpError
 from tinyc.ir.core import Graph, Node, Value
 from tinyc.ir.dtypes import DType
 from tinyc.ir.types import TensorType
@@ -44,6 +44,19 @@ class ReadCtx(Protocol):
     def emit(self, op: str, inputs: Sequence[Value | None], attrs: Any = None, *, out: int) -> Value: ...
     def emit_tmp(self, op: str, inputs: Sequence[Value | None], attrs: Any, ttype: TensorType, hint: str) -> Value: ...
     def fail(self, what: str, hint: str | None = None) -> UnsupportedOpError: ...
+    def bad(self, what: str) -> ModelLoadError: ...
+
+
+def options_of(r: ReadCtx, name: str) -> Any:
+    """The operator's builtin options of table ``name`` (defaults when absent); another table is a malformed file."""
+    from tinyc.backends.tflite.schema import schema
+
+    o = r.options
+    if o is None:
+        return getattr(schema(), f"{name}T")()
+    if type(o).__name__ != f"{name}T":
+        raise r.bad(f"{r.builtin} carries {type(o).__name__[:-1]} instead of {name}")
+    return o
 
 
 class WriteCtx(Protocol):
@@ -63,9 +76,11 @@ class Mapping:
     """One family of TFLite builtins and the IR ops they correspond to."""
 
     builtins: ClassVar[tuple[str, ...]] = ()  # builtins this entry reads
+    # Required (present, non-optional) inputs per builtin read; 1 unless listed. Every builtin read has one output.
+    min_inputs: ClassVar[dict[str, int]] = {}
     ir_ops: ClassVar[tuple[str, ...]] = ()  # IR ops this entry writes
-    # (builtin, IR op) pairs for the docs' table; defaults to the cross product.
-    pairs: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # (builtin, IR op, "both" | "read" | "write") rows for the docs' table; default: every pair, both ways.
+    pairs: ClassVar[tuple[tuple[str, str, str], ...]] = ()
 
     def read(self, r: ReadCtx, op: Any) -> None:
         raise r.fail(f"{r.builtin} is not supported")
@@ -97,16 +112,10 @@ def mapping(cls: type[Mapping]) -> type[Mapping]:
 def table_pairs() -> list[tuple[str, str, str]]:
     """(TFLite builtin, IR op, direction) rows for the docs: "both", "read" or "write"."""
     _load_entries()
-    rows: dict[tuple[str, str], set[str]] = {}
+    rows: list[tuple[str, str, str]] = []
     for m in TABLE:
-        pairs = m.pairs or tuple((b, o) for b in m.builtins for o in m.ir_ops)
-        for b, o in pairs:
-            d = rows.setdefault((b, o), set())
-            if b in m.builtins:
-                d.add("read")
-            if o in m.ir_ops:
-                d.add("write")
-    return sorted((b, o, "both" if len(d) == 2 else d.pop()) for (b, o), d in rows.items())
+        rows.extend(m.pairs or tuple((b, o, "both") for b in m.builtins for o in m.ir_ops))
+    return sorted(rows)
 
 
 def _load_entries() -> None:

@@ -40,9 +40,23 @@ def model_summary(w: Written) -> dict[str, Any]:
         "operators": len(w.ops),
         "operator_counts": ops,
         "opcodes": [{"builtin": b, "version": v} for b, v in w.opcodes],
-        "float_ops": [op.builtin for op in w.ops if any(w.tensor_types[i].dtype.is_float for i in (*op.inputs, *op.outputs) if i >= 0)],
+        "precision": _precision(w),
+        "float_ops": [op.builtin for op in w.ops if _is_float_op(w, op)],
         "rewrites": w.notes,
     }
+
+
+def _is_float_op(w: Written, op: Any) -> bool:
+    return any(w.tensor_types[i].dtype.is_float for i in (*op.inputs, *op.outputs) if i >= 0)
+
+
+def _precision(w: Written) -> str:
+    """"int8", "float", or "mixed" (int8 with float operators, QUANTIZE/DEQUANTIZE at the edges aside)."""
+    floats = [op for op in w.ops if _is_float_op(w, op) and op.builtin not in ("QUANTIZE", "DEQUANTIZE")]
+    ints = [op for op in w.ops if not _is_float_op(w, op)]
+    if not floats:
+        return "int8"
+    return "mixed" if ints else "float"
 
 
 def _quant(w: Written, i: int) -> dict[str, Any] | None:
@@ -114,12 +128,12 @@ def report_markdown(report: dict[str, Any]) -> str:
         "",
         f"{report['target_description']}",
         "",
-        f"- file: `{report['file']}`, {m['bytes']:,} bytes (weights {m['weight_bytes']:,} B), {m['operators']} operators, I/O {m['io_type']}",
+        f"- file: `{report['file']}`, {m['bytes']:,} bytes (weights {m['weight_bytes']:,} B), {m['operators']} operators, {m['precision']}, I/O {m['io_type']}",
         f"- inputs: {_ports(m['inputs'])}",
         f"- outputs: {_ports(m['outputs'])}",
         f"- operator codes: {', '.join(str(c['builtin']) + ' v' + str(c['version']) for c in m['opcodes'])}",
     ]
-    if m["float_ops"]:
+    if m["precision"] == "mixed":
         lines.append(f"- float operators: {', '.join(m['float_ops'])}")
     for node, notes in m["rewrites"].items():
         lines.append(f"- rewrite at {node}: {'; '.join(notes)}")
@@ -159,7 +173,10 @@ def edgetpu_text(et: dict[str, Any]) -> str:
             line = f"- operator {o['index']} ({o['builtin']}): {s}"
             if line not in sugg:
                 sugg.append(line)
+    notes = sorted({n for o in et["ops"] for n in o.get("notes", [])})
     parts = [head, "", *rows]
+    if notes:
+        parts += ["", "Notes:", "", *(f"- {n}" for n in notes)]
     if sugg:
         parts += ["", "Suggestions:", "", *sugg]
     c = et.get("compiler") or {}

@@ -29,7 +29,7 @@ pytest.importorskip("tflite_micro")
 
 GCC = shutil.which("gcc") is not None
 # Micro-models with an op or a form the CMSIS-NN backend has no emitter for.
-NO_C = {"add_broadcast", "sigmoid", "tanh", "hardswish", "mean", "concat", "transpose", "pad"}
+NO_C = {"add_broadcast", "sigmoid", "tanh", "hardswish", "mean", "concat", "transpose", "pad", "slice"}
 SAMPLES = 48
 
 

@@ -234,9 +234,27 @@ def _matrix() -> str:  # pragma: no cover - a report generator
     sys.path.insert(0, str(here))
     from tfl_micro import MICRO, quantized
 
+    from tinyc.api import load
     from tinyc.backends.tflite.writer import write_graph
+    from tinyc.quant.api import quantize_model
+    from tinyc.quant.quantizer import QuantOptions
 
     rows = ["| model | samples | generated C (host) | LiteRT (BUILTIN_REF) | TFLite Micro |", "|---|---|---|---|---|"]
+    mlperf = here.parents[2] / "shared" / "models" / "mlperf-tiny"
+    for which in ("kws_dscnn_int8", "ad_autoencoder_int8"):
+        path = mlperf / f"{which}.tflite"
+        if path.exists():
+            g = load(path).graph
+            s = int_samples(g, 200, 2)
+            rows.append(agree(f"{which}.tflite (published file)", g, path.read_bytes(), s).row())
+            rows.append(agree(f"{which}.tflite (written back by tinyc)", g, write_graph(g).data, s, with_c=False).row())
+    for which, shape in (("kws_dscnn_float", (1, 49, 10, 1)), ("ad_autoencoder_float", (1, 640))):
+        path = mlperf / f"{which}.onnx"
+        if path.exists():
+            m = load(path, input_shapes={"input_1": shape})
+            calib = {"input_1": (np.random.default_rng(0).standard_normal((12, *shape[1:])) * 4).astype(np.float32)}
+            g = quantize_model(Model(m.graph, str(path), which), calib, options=QuantOptions(int_io=True))[0].graph
+            rows.append(agree(f"{which}.onnx quantized by tinyc", g, write_graph(g).data, int_samples(g, 200, 4)).row())
     for name in MICRO:
         g = quantized(name)
         rows.append(agree(name, g, write_graph(g).data, int_samples(g, 64, 1)).row())

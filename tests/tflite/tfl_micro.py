@@ -134,13 +134,17 @@ MICRO: dict[str, Callable[[], Graph]] = {
     "reshape": lambda: _unary("reshape", "Reshape", (1, 4, 4, 3), shape=(1, 48)),
     "transpose": lambda: _unary("transpose", "Transpose", (1, 4, 5, 3), perm=(0, 3, 1, 2)),
     "pad": lambda: _unary("pad", "Pad", (1, 4, 4, 3), pads=(0, 1, 2, 0, 0, 2, 1, 0)),
+    "slice": lambda: _unary("slice", "Slice", (1, 6, 5, 4), starts=(1, 0, 1), ends=(6, 4, 4), axes=(1, 2, 3), steps=(2, 1, 1)),
     "chain": _chain,
 }
 
 
 def calibration(graph: Graph, n: int = 16, seed: int = 7) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return {v.name: (rng.standard_normal((n, *v.type.shape[1:])) * 2.0).astype(np.float32) for v in graph.inputs}
+    def rows(shape: tuple[int, ...]) -> tuple[int, ...]:
+        return (n, *shape[1:]) if shape and shape[0] == 1 else (n, *shape)
+
+    return {v.name: (rng.standard_normal(rows(v.type.shape)) * 2.0).astype(np.float32) for v in graph.inputs}
 
 
 def quantized(name: str) -> Graph:
