@@ -290,7 +290,7 @@ def validate(
     calib_note = ""
     if calib is None:
         calib = {k: v for k, v in data.items()}
-        calib_note = f"on the {count} validation sample(s) (pass --calib for representative data)"
+        calib_note = f"the {count} validation sample(s), where the model needs ranges (pass --calib for representative data)"
     else:
         calib = read_samples(calib, ins) if isinstance(calib, (str, Path, np.ndarray)) else calib
         calib_note = "from --calib"

@@ -189,6 +189,18 @@ def two_io(seed: int = 4) -> Graph:
     return b.g
 
 
+def wide(seed: int = 5) -> Graph:
+    """Activations larger than the STM32H7's DTCM: the plan spreads them over several RAM regions."""
+    b = Builder("wide", seed)
+    x = b.float_input("image", (1, 64, 64, 8))  # 32 KiB
+    h = b.conv(x, 24, (3, 3), pads=(1, 1, 1, 1), act=(0.0, None), name="conv1")  # 96 KiB
+    h = b.pool("MaxPool2D", h, (2, 2), stride=(2, 2), name="pool1")  # 24 KiB
+    h = b.conv(h, 8, (3, 3), stride=(2, 2), pads=(0, 0, 1, 1), name="conv2")  # 16x16x8
+    h = b.pool("AvgPool2D", h, (16, 16), name="gap")
+    b.float_output(b.fc(b.reshape(h, (1, 8), name="flat"), 4, name="fc"), "y")
+    return b.g
+
+
 # -- the oracle ---------------------------------------------------------------------------------------
 
 

@@ -93,3 +93,18 @@ def test_benchmark_goals(kws_float: Path, ad_float: Path) -> None:
         counts = r["instructions_all_samples"]  # the same input: equal up to the timer's 40-instruction tick
         assert max(counts) - min(counts) <= 40, r
         assert r["flash_bytes"] >= r["weights_and_tables_bytes"]
+
+
+def test_prequantized_qdq_model_needs_no_calibration(kws_float: Path, tmp_path: Path) -> None:
+    """A QDQ ONNX model carries its parameters: compile without calibration data, bit-exact on the host."""
+    import tinyc
+    from tinyc.driver import CompileOptions, compile_model
+    from tinyc.quant.api import quantize
+    from tinyc.quant.qdq_writer import write_qdq_onnx
+
+    qdq = tmp_path / "kws_qdq.onnx"
+    write_qdq_onnx(quantize(tinyc.load(kws_float), calib="random").graph, qdq)
+    art = compile_model(tinyc.load(qdq), output_dir=tmp_path / "b", options=CompileOptions(target="stm32h7"))
+    assert art.report["totals"]["layers"] == 13
+    report = validate(qdq, target="stm32h7", on="host", random=3)
+    _check(report, "host")

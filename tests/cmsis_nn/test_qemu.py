@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from cmsis_graphs import cnn, mlp
+from cmsis_graphs import cnn, mlp, wide
 from cmsis_helpers import check_against_oracle, needs_qemu, samples
 
 from tinyc.backends.cmsis_nn.harness import BuildInfo, build_qemu, emulation_map, qemu_linker_script, run_harness
@@ -55,3 +56,18 @@ def test_stm32h7_regions_map_onto_the_emulator() -> None:
     assert regions["SDRAM"] == (0x60000000, 16 * 1024 * 1024)  # 32 MiB on the board, 16 MiB emulated
     assert "QSPI" not in regions
     assert free is not None and free[0] >= 0x200F8000 and free[1] >= 1024 * 1024
+
+
+def test_arenas_in_several_regions_run_at_their_emulated_addresses(compiled, tmp_path: Path) -> None:
+    art = compiled(wide(), "wide")
+    rep = json.loads((art.output_dir / "report.json").read_text())
+    assert len(rep["ram_per_region"]) >= 2, rep["ram_per_region"]  # DTCM is too small for conv1's input and output
+    info = BuildInfo.read(art.output_dir)
+    elf = build_qemu(art.output_dir, tmp_path / "m7", load_target("stm32h7"))
+    script = (tmp_path / "m7" / "qemu.ld").read_text()
+    for section, region in rep["sections"].items():
+        if section != ".rodata":
+            assert f"{section} (NOLOAD)" in script and f"> {region}" in script
+    xs, fxs = samples(info, 2, seed=5)
+    res = run_harness(elf, info, tmp_path / "m7", xs, fxs, on="qemu")
+    check_against_oracle(wide, res, xs, fxs)
