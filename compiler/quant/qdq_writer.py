@@ -84,7 +84,7 @@ class _Writer:
 
     def dq(self, src: str, q: QuantParams, dtype: DType, hint: str, axis: int | None = None) -> str:
         s, z = self.qparams(q, dtype, hint)
-        attrs = {} if q.axis is None else {"axis": axis if axis is not None else q.axis}
+        attrs: dict[str, Any] = {} if q.axis is None else {"axis": axis if axis is not None else q.axis}
         return self.emit("DequantizeLinear", [src, s, z], hint=f"{hint}_dq", **attrs)
 
     def q(self, src: str, q: QuantParams, dtype: DType, out: str) -> str:
