@@ -259,7 +259,7 @@ def run_compiler(exe: str, model: Path, out_dir: Path, timeout: float = 300.0) -
     found = shutil.which(exe)
     shown = " ".join(compiler_command(exe, Path(model.name), Path(".")))
     if found is None:
-        log.info("edgetpu_compiler not found; compile on an x86-64 Linux host with: %s", shown)
+        log.warning("%s is not on PATH (x86-64 Linux only): in the output folder, run `%s`", exe, shown)
         return {"ran": False, "command": shown, "note": f"{exe} is not on PATH (it runs on x86-64 Linux only): run the command in the output folder"}
     try:
         proc = subprocess.run(compiler_command(found, model, out_dir), capture_output=True, text=True, timeout=timeout, check=False)

@@ -9,8 +9,11 @@ x86-64 and on the Cortex-A72 of a Raspberry Pi CM4).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -89,13 +92,31 @@ def litert_check(data: bytes) -> dict[str, Any]:
     return out
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """LiteRT's C++ prints "INFO: Created TensorFlow Lite XNNPACK delegate" on fd 2; keep it off the user's terminal."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def xnnpack_partitions(data: bytes) -> dict[str, Any]:
     """Which operators LiteRT's default XNNPACK delegate takes (measured on this host)."""
     from ai_edge_litert.interpreter import Interpreter
 
     try:
-        it = Interpreter(model_content=data, num_threads=1)
-        it.allocate_tensors()
+        with _quiet_native_stderr():
+            it = Interpreter(model_content=data, num_threads=1)
+            it.allocate_tensors()
         details = it._get_ops_details()  # the public API has no per-node view of delegation
     except Exception as exc:
         return {"note": f"could not inspect delegation: {exc}"}

@@ -12,7 +12,7 @@ import pytest
 from conftest import shared_model
 from tfl_agree import run_litert
 
-from tinyc.api import load
+from tinyc.api import load, run
 from tinyc.driver import CompileOptions, compile_model
 from tinyc.frontends.tflite import load_tflite
 
@@ -68,6 +68,10 @@ def test_rpi_cm4_float_and_int8(ad_float: Path, tmp_path: Path) -> None:
     want = ort.InferenceSession(str(ad_float)).run(None, {"input_1": x})[0]
     got = run_litert((tmp_path / "f" / "ad_autoencoder_float.tflite").read_bytes(), [[x]])[0][0]
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    # the float .tflite reads back into a float graph that tinyc's interpreter runs to the same numbers
+    back = load(tmp_path / "f" / "ad_autoencoder_float.tflite")
+    assert all(v.type.dtype.is_float for v in back.graph.inputs) and len(back.graph.nodes) == 10
+    np.testing.assert_allclose(run(back, x)["Identity"], want, rtol=1e-4, atol=1e-4)
     # with calibration data: int8 inside, float at the edges (QUANTIZE / DEQUANTIZE)
     m = load(ad_float, input_shapes={"input_1": (1, 640)})
     calib = {"input_1": np.random.default_rng(3).standard_normal((8, 640)).astype(np.float32)}
@@ -75,6 +79,18 @@ def test_rpi_cm4_float_and_int8(ad_float: Path, tmp_path: Path) -> None:
     mq = art.report["model"]
     assert mq["precision"] == "int8" and mq["io_type"] == "float"
     assert [c["builtin"] for c in mq["opcodes"]] == ["QUANTIZE", "FULLY_CONNECTED", "DEQUANTIZE"]
+
+
+def test_float_kws_reads_back(kws_float: Path, tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    m = load(kws_float, input_shapes={"input_1": (1, 49, 10, 1)})
+    compile_model(m, output_dir=tmp_path / "f", options=CompileOptions(target="rpi-cm4"))
+    back = load(tmp_path / "f" / "kws_dscnn_float.tflite")
+    assert [n.op.name for n in back.graph.nodes][:2] == ["Conv2D", "DepthwiseConv2D"]
+    x = np.random.default_rng(4).standard_normal((1, 49, 10, 1)).astype(np.float32)
+    want = ort.InferenceSession(str(kws_float)).run(None, {"input_1": x})[0]
+    np.testing.assert_allclose(run(back, x)["Identity"], want, rtol=1e-5, atol=1e-5)
 
 
 def test_uint8_io_from_the_target_options(tmp_path: Path) -> None:
