@@ -233,6 +233,17 @@ def build_qemu(gen, target, workdir: Path, prompt: str, steps: int, temperature:
     (src / "main_qemu.c").write_text(qemu_main(gen.name, prompt, steps, temperature, topp, seed, ids), encoding="utf-8")
     sections = gen.sections()
     mapped, hole = map_regions(target, sections)
+    room = {m.name: m.length for m in mapped}
+    for region in gen.plan.used:
+        need = gen.plan.total(region)
+        if region in room and need > room[region]:
+            from tinyc.errors import ToolchainError
+
+            raise ToolchainError(
+                f"region {region} needs {need:,} B but the emulated board maps only {room[region]:,} B for it",
+                where=f"target {target.name!r} on mps2-an500",
+                hint="use an int8 KV cache, a smaller model, or move buffers with the *_region options",
+            )
     ram_weights = {weights_section(r) for r in gen.plan.regions.values() if r.kind.value == "ram"}
     script = linker_script(mapped, hole, sections, ram_weights)
     sources = [src / "main_qemu.c", src / f"{gen.name}.c", src / f"{gen.name}_weights.c", src / "tinyc_llm.c"]

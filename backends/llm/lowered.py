@@ -200,7 +200,11 @@ def _list_arenas(low: Lowered) -> None:
         m["MAX_IN"] = max(c.dim, c.q_dim, c.hidden_dim)
         m["MAX_IN_GROUPS"] = -(-m["MAX_IN"] // min(gs))
         m["MAX_IN_PAIRS"] = m["MAX_IN"] // 2 + 1
-        act += [("int8_t", "xq", ("MAX_IN",)), ("float", "xs", ("MAX_IN_GROUPS",)), ("uint32_t", "xpairs", ("MAX_IN_PAIRS",))]
+        act += [
+            ("int8_t", "xq", ("MAX_IN",)),
+            ("float", "xs", ("MAX_IN_GROUPS",)),
+            ("uint32_t", "xpairs", ("MAX_IN_PAIRS",)),
+        ]
     low.arenas["act"] = act
     if low.kv_int8:
         m["KV_GROUP"] = low.kv_group
