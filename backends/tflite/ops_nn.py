@@ -154,7 +154,7 @@ class Conv2DMapping(Mapping):
         co, kh, kw, _ = wv.type.shape
         xi, pads = _maybe_pad(w, node, x, a.pads, (kh, kw), a.strides, a.dilations)
         s = schema()
-        padding = s.Padding.VALID if pads is None else getattr(s.Padding, pads)
+        padding = getattr(s.Padding, pads)
         bias = bias_or_zeros(w, node, x, wv, co)
 
         def options(act: int) -> Any:
@@ -167,7 +167,7 @@ class Conv2DMapping(Mapping):
         write_with_activation(w, node, "CONV_2D", [xi, w.tensor(wv), bias], options)
 
 
-def _maybe_pad(w: WriteCtx, node: Node, x: Value, pads: tuple[int, ...], k_hw: tuple[int, int], strides: tuple[int, ...], dilations: tuple[int, ...]) -> tuple[int, str | None]:
+def _maybe_pad(w: WriteCtx, node: Node, x: Value, pads: tuple[int, ...], k_hw: tuple[int, int], strides: tuple[int, ...], dilations: tuple[int, ...]) -> tuple[int, str]:
     """(input tensor, "SAME"/"VALID"); explicit pads that match neither go into a PAD op (then VALID)."""
     out_hw = node.output.type.shape[1:3]
     scheme = padding_scheme(pads, x.type.shape[1:3], k_hw, strides, dilations, out_hw)
@@ -205,7 +205,7 @@ class DepthwiseMapping(Mapping):
         _, kh, kw, co = wv.type.shape
         xi, pads = _maybe_pad(w, node, x, a.pads, (kh, kw), a.strides, a.dilations)
         s = schema()
-        padding = s.Padding.VALID if pads is None else getattr(s.Padding, pads)
+        padding = getattr(s.Padding, pads)
         bias = bias_or_zeros(w, node, x, wv, co)
 
         def options(act: int) -> Any:

@@ -196,16 +196,16 @@ class TFLiteWriter:
         return len(self.tensors) - 1
 
     def _signature(self, builtin: str, inputs: Sequence[int], outputs: Sequence[int], options: Any) -> OpSignature:
+        """What the operator's version depends on: tensor types, per-channel parameters, ranks, MUL's scales."""
         ins = tuple(self.types[i].dtype if i >= 0 else None for i in inputs)
         outs = tuple(self.types[i].dtype for i in outputs)
-        per_channel = any(self.types[i].quant is not None and not self.types[i].quant.is_per_tensor for i in (*inputs, *outputs) if i >= 0)  # type: ignore[union-attr]
+        quants = [self.types[i].quant for i in (*inputs, *outputs) if i >= 0]
+        per_channel = any(q is not None and not q.is_per_tensor for q in quants)
         scales: tuple[float, ...] = ()
         qs = [self.types[i].quant for i in (*inputs[:2], *outputs[:1]) if i >= 0]
-        if builtin == "MUL" and len(qs) == 3 and all(q is not None for q in qs):
+        if builtin == "MUL" and len(qs) == 3:
             scales = tuple(q.scale[0] for q in qs if q is not None)
         ranks = tuple(self.types[i].rank for i in inputs if i >= 0)
-        if builtin in ("QUANTIZE", "DEQUANTIZE"):
-            per_channel = any(self.types[i].quant is not None and not self.types[i].quant.is_per_tensor for i in (*inputs, *outputs))  # type: ignore[union-attr]
         return OpSignature(builtin, ins, outs, options, per_channel, ranks, scales)
 
     def build(self) -> Written:
