@@ -29,11 +29,14 @@ def test_stm32h7_float_places_kv_cache_in_sdram(tmp_path, stories260k, tok512) -
             "stories260k.h",
             "stories260k_weights.c",
             "stories260k_weights.h",
+            "stories260k.mk",
+            "stories260k_sections.ld",
             "tinyc_llm.c",
             "tinyc_llm.h",
             "report.json",
         ]
     )
+    assert ".sdram_bss (NOLOAD)" in (tmp_path / "f32" / "stories260k_sections.ld").read_text()
     regions = json.loads((tmp_path / "f32" / "report.json").read_text())["regions"]
     assert regions["FLASH"]["weights"] >= 1_040_000 and regions["SDRAM"]["kv_cache"] == 655_360
     assert "kv_cache" not in regions["DTCM"]
