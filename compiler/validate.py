@@ -136,15 +136,19 @@ def read_samples(source: str | Path | np.ndarray | Mapping[str, np.ndarray], inp
                 source = np.load(p, allow_pickle=False)
         except (ValueError, OSError) as exc:
             raise InputError(f"cannot read {p}: {exc}", hint="give a .npy array or an .npz keyed by input name") from None
+    arrays: Mapping[str, np.ndarray]
     if isinstance(source, np.ndarray):
         if len(inputs) != 1:
             raise InputError(f"one array given but the model takes {[n for n, _ in inputs]}", hint="use an .npz keyed by input name")
-        source = {inputs[0][0]: source}
+        arrays = {inputs[0][0]: source}
+    else:
+        assert not isinstance(source, (str, Path))
+        arrays = source
     out = {}
     for name, shape in inputs:
-        if name not in source:
+        if name not in arrays:
             raise InputError(f"no samples for input {name!r}", hint=f"the model takes {[n for n, _ in inputs]}")
-        out[name] = _stack_samples(np.asarray(source[name]), shape, name).astype(np.float32)
+        out[name] = _stack_samples(np.asarray(arrays[name]), shape, name).astype(np.float32)
     counts = {a.shape[0] for a in out.values()}
     if len(counts) != 1:
         raise InputError(f"inputs have different sample counts {sorted(counts)}")

@@ -228,8 +228,26 @@ def build_host(build_dir: Path, work: Path, *, sanitize: bool = False, opt: str 
     return exe
 
 
+def _gaps(window: tuple[int, int], used: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Free (start, length) runs of ``window`` outside the ``used`` (start, length) ranges."""
+    base, size = window
+    edges = sorted((a, a + n) for a, n in used if base <= a < base + size)
+    cursor, gaps = base, []
+    for a, e in edges + [(base + size, base + size)]:
+        if a > cursor:
+            gaps.append((cursor, a - cursor))
+        cursor = max(cursor, e)
+    return gaps
+
+
 def emulation_map(target: Target) -> tuple[dict[str, tuple[int, int]], tuple[int, int] | None]:
-    """Region -> (emulator address, length), and a free emulator RAM window for the harness (or None)."""
+    """Region -> (emulator address, length), and a free emulator RAM window for the harness (or None).
+
+    Regions the target's ``[emulation.regions]`` places stay there; the others
+    are packed into the emulator memory of their kind that is still free
+    (flash at 0, SRAM at 0x20000000, then the 16 MiB at 0x60000000), cut to
+    what is left. A build that needs more than its region got fails at link time.
+    """
     spec = dict(target.emulation.get("regions", {}))
     if target.emulation.get("machine", QEMU_MACHINE) != QEMU_MACHINE:
         raise ToolchainError(f"target {target.name} emulates on {target.emulation.get('machine')!r}; tinyc runs {QEMU_MACHINE} only")
@@ -244,17 +262,19 @@ def emulation_map(target: Target) -> tuple[dict[str, tuple[int, int]], tuple[int
         if win is None:
             raise ToolchainError(f"target {target.name}: region {r.name} is mapped to 0x{addr:08X}, which {QEMU_MACHINE} does not have")
         out[r.name] = (addr, min(size, win[0] + win[1] - addr))
+    for r in target.regions:
+        if r.name in out or r.base is None:
+            continue
+        windows = [EMULATOR_FLASH] if r.kind is MemoryKind.FLASH else list(EMULATOR_RAM)
+        gaps = [g for win in windows for g in _gaps(win, list(out.values())) if g[1] >= 16 * 1024]
+        whole = [g for g in gaps if g[1] >= r.size]
+        gap = whole[0] if whole else max(gaps, key=lambda g: g[1], default=None)
+        if gap is not None:
+            out[r.name] = (gap[0], min(r.size, gap[1]))
     # the largest emulator RAM window no target region covers
     best: tuple[int, int] | None = None
-    for base, size in EMULATOR_RAM:
-        edges = sorted((a, a + n) for a, n in out.values() if base <= a < base + size)
-        cursor = base
-        gaps = []
-        for a, e in edges + [(base + size, base + size)]:
-            if a > cursor:
-                gaps.append((cursor, a - cursor))
-            cursor = max(cursor, e)
-        for g in gaps:
+    for win in EMULATOR_RAM:
+        for g in _gaps(win, list(out.values())):
             if best is None or g[1] > best[1]:
                 best = g
     return out, (best if best is not None and best[1] >= 256 * 1024 else None)
