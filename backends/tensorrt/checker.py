@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnx
@@ -64,8 +65,12 @@ class Violation:
         return f"[{self.rule}] {self.where}: {self.message}"
 
 
-def _attrs(node: onnx.NodeProto) -> dict[str, object]:
+def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _node_where(node: onnx.NodeProto, idx: int) -> str:
@@ -223,7 +228,7 @@ def _check_qdq(node: onnx.NodeProto, where: str, m: _Model) -> list[Violation]:
     scale = m.array(node.input[1]) if len(node.input) > 1 else None
     zp_name = node.input[2] if len(node.input) > 2 else ""
     zp = m.array(zp_name) if zp_name else None
-    q_type = m.elem(zp_name) if zp_name else int(attrs.get("output_dtype", TensorProto.UINT8) or TensorProto.UINT8)  # type: ignore[arg-type]
+    q_type = m.elem(zp_name) if zp_name else int(attrs.get("output_dtype", TensorProto.UINT8) or TensorProto.UINT8)
     if node.op_type == "DequantizeLinear":
         q_type = m.elem(node.input[0]) or q_type
     if q_type != TensorProto.INT8:
@@ -238,7 +243,7 @@ def _check_qdq(node: onnx.NodeProto, where: str, m: _Model) -> list[Violation]:
         data = node.input[0]
         if data not in m.inits:
             out.append(Violation("qdq", where, f"{data!r} is an activation quantized per channel: TensorRT quantizes activations per tensor"))
-        axis = int(attrs.get("axis", 1))  # type: ignore[call-overload]
+        axis = int(attrs.get("axis", 1))
         rank = m.rank(data)
         if rank is not None and axis < 0:
             axis += rank
@@ -263,14 +268,13 @@ def _check_restrictions(node: onnx.NodeProto, where: str, m: _Model, profile: Tr
     if op in ("MaxPool", "AveragePool", "LpPool"):
         if rank is not None and rank not in (4, 5):
             bad(f"{rank - 2}-D pooling: TensorRT pools in 2-D or 3-D only")
-        if any(d != 1 for d in attrs.get("dilations", []) or []):  # type: ignore[union-attr]
+        if any(d != 1 for d in attrs.get("dilations", []) or []):
             bad("pooling with dilations: TensorRT needs dilations of 1")
     if op in ("Conv", "ConvTranspose") and profile.version < (8, 5) and rank is not None and rank not in (4, 5):
         bad(f"{rank - 2}-D convolution: TensorRT {profile.tensorrt} convolves in 2-D or 3-D only")
     if op == "Resize":
-        mode = str(attrs.get("mode", b"nearest"), "utf-8") if isinstance(attrs.get("mode"), bytes) else str(attrs.get("mode", "nearest"))
-        ctm = attrs.get("coordinate_transformation_mode", b"half_pixel")
-        ctm = ctm.decode() if isinstance(ctm, bytes) else str(ctm)
+        mode = _text(attrs.get("mode", "nearest"))
+        ctm = _text(attrs.get("coordinate_transformation_mode", "half_pixel"))
         if mode not in ("nearest", "linear"):
             bad(f"Resize mode {mode!r}: TensorRT resizes with 'nearest' or 'linear' only")
         if ctm not in RESIZE_COORD_MODES:
@@ -279,15 +283,13 @@ def _check_restrictions(node: onnx.NodeProto, where: str, m: _Model, profile: Tr
         k = m.array(node.input[1]) if len(node.input) > 1 else None
         if k is not None and int(np.asarray(k).reshape(-1)[0]) >= TOPK_MAX_K:
             bad(f"TopK with K = {int(np.asarray(k).reshape(-1)[0])}: TensorRT needs K < {TOPK_MAX_K}")
-        if int(attrs.get("sorted", 1)) != 1:  # type: ignore[call-overload]
+        if int(attrs.get("sorted", 1)) != 1:
             bad("TopK with sorted=0: TensorRT returns sorted results only (set sorted=1)")
-    if op == "Cast" and int(attrs.get("to", 1)) not in profile.cast_targets:  # type: ignore[call-overload]
-        to = int(attrs.get("to", 1))  # type: ignore[call-overload]
+    if op == "Cast" and int(attrs.get("to", 1)) not in profile.cast_targets:
+        to = int(attrs.get("to", 1))
         bad(f"Cast to {TensorProto.DataType.Name(to)}: TensorRT {profile.tensorrt} casts to {', '.join(TensorProto.DataType.Name(t) for t in sorted(profile.cast_targets))}")
     if op == "Einsum" and profile.version < (10, 0):
-        eq = attrs.get("equation", b"")
-        eq = eq.decode() if isinstance(eq, bytes) else str(eq)
-        if "..." in eq:
+        if "..." in _text(attrs.get("equation", "")):
             bad("Einsum with an ellipsis: TensorRT 8.x does not support it")
     return out
 

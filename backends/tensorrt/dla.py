@@ -14,6 +14,7 @@ slices over Xavier's (v1).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnx
@@ -37,13 +38,13 @@ class DlaVerdict:
     reason: str = ""
 
 
-def _attrs(node: onnx.NodeProto) -> dict[str, object]:
+def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
     return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
 
 
-def _ints(attrs: dict[str, object], key: str, default: list[int]) -> list[int]:
+def _ints(attrs: dict[str, Any], key: str, default: list[int]) -> list[int]:
     v = attrs.get(key)
-    return [int(x) for x in v] if isinstance(v, (list, tuple)) and v else default  # type: ignore[union-attr]
+    return [int(x) for x in v] if isinstance(v, (list, tuple)) and v else default
 
 
 class _Shapes:
@@ -88,7 +89,7 @@ def _reason(node: onnx.NodeProto, s: _Shapes, profile: TrtProfile) -> str:
         if any(not 1 <= k <= 32 for k in kernel):
             return f"kernel {kernel} outside [1, 32]"
         if op == "ConvTranspose":
-            if any(pads) or any(d != 1 for d in dil) or int(a.get("group", 1)) != 1:  # type: ignore[call-overload]
+            if any(pads) or any(d != 1 for d in dil) or int(a.get("group", 1)) != 1:
                 return "DLA deconvolution takes no padding, dilation or groups"
             return ""
         if any(not 1 <= st <= 8 for st in strides):
@@ -113,7 +114,7 @@ def _reason(node: onnx.NodeProto, s: _Shapes, profile: TrtProfile) -> str:
             return f"strides {strides} outside [1, 16]"
         if any(not 0 <= p <= 7 for p in pads):
             return f"pads {pads} outside [0, 7]"
-        if op == "AveragePool" and any(pads) and not int(a.get("count_include_pad", 0)):  # type: ignore[call-overload]
+        if op == "AveragePool" and any(pads) and not int(a.get("count_include_pad", 0)):
             return "average pooling that excludes padding (DLA counts padded cells)"
         return ""
     if op in ("GlobalAveragePool", "GlobalMaxPool"):
@@ -140,7 +141,7 @@ def _reason(node: onnx.NodeProto, s: _Shapes, profile: TrtProfile) -> str:
                 return f"broadcast of {sh} to {full} is neither per-channel nor scalar"
         return ""
     if op == "Concat":
-        axis = int(a.get("axis", 0))  # type: ignore[call-overload]
+        axis = int(a.get("axis", 0))
         return "" if len(x) == 4 and axis in (1, -3) else "DLA concatenates along the channel axis of 4-D tensors only"
     if op == "Resize":
         mode = a.get("mode", b"nearest")
@@ -150,7 +151,7 @@ def _reason(node: onnx.NodeProto, s: _Shapes, profile: TrtProfile) -> str:
         if op in _ORIN_UNARY:
             return ""
         if op == "Softmax":
-            axis = int(a.get("axis", -1))  # type: ignore[call-overload]
+            axis = int(a.get("axis", -1))
             return "" if len(x) == 4 and axis in (1, -3) else "Orin's DLA runs softmax over the channel axis of 4-D tensors only"
         if op == "ReduceMax":
             return "" if len(x) == 4 else "Orin's DLA reduces 4-D tensors only"

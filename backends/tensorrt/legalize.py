@@ -13,8 +13,9 @@ TensorRT forms (``tensorrt-legalize``):
   constant matrix becomes such a Gemm: weights are [out, in], so their
   per-channel int8 scales lie on axis 0 as TensorRT requires;
 - a constant row vector added after a Gemm becomes its C (bias);
-- a Reshape to [prod(dims before a), prod(dims from a)] is a Flatten (no
-  INT64 shape initializer, which TensorRT 8.x would have to cast down);
+- a Reshape to [prod(dims before a), prod(dims from a)] is a Flatten, and
+  for TensorRT 8.x a same-rank Reshape that only moves unit dimensions is a
+  Transpose (no INT64 shape initializer, which 8.x would have to cast down);
 - documented rewrites of ops a parser lacks: HardSwish (before opset 14 or
   TensorRT 8.2) = x * HardSigmoid(x; 1/6, 1/2); Mish = x * tanh(softplus(x));
   Gelu = x/2 * (1 + erf(x / sqrt 2)) or its tanh form; Reciprocal (8.2) =
@@ -150,6 +151,22 @@ def _reshape_to_flatten(graph: Graph, node: Node) -> bool:
     return False
 
 
+def _reshape_to_transpose(graph: Graph, node: Node) -> bool:
+    """A same-rank Reshape that only moves unit dimensions is a Transpose (TensorRT 8.x: no INT64 shape initializer)."""
+    x = node.input(0)
+    shape, out = x.type.shape, node.output.type.shape
+    if len(shape) != len(out) or shape == out:
+        return False
+    big = [i for i, d in enumerate(shape) if d != 1]
+    if [shape[i] for i in big] != [d for d in out if d != 1]:
+        return False
+    units = iter(i for i, d in enumerate(shape) if d == 1)
+    big_it = iter(big)
+    perm = tuple(next(big_it) if d != 1 else next(units) for d in out)
+    new = emit(graph, "Transpose", [x], get_op("Transpose").Attrs(perm=perm), before=node, loc=node.loc)
+    return replace_node(graph, node, new.output)
+
+
 # -- rewrites of ops a parser lacks ------------------------------------------------------
 
 
@@ -224,6 +241,8 @@ def legalize_rules(profile: TrtProfile) -> dict[str, list[Rule]]:
         "Gelu": [gelu],
         "CastLike": [cast_like],
     }
+    if not profile.int64_weights:
+        rules["Reshape"].append(_reshape_to_transpose)
     if "HardSwish" not in ops or opset < 14:
         rules["HardSwish"] = [hard_swish]
     if "Reciprocal" not in ops:

@@ -255,3 +255,21 @@ def test_cli_compile_int8(models: dict[str, Path], tmp_path: Path, capsys: pytes
     assert json.loads((out / "report.json").read_text())["precision"] == "int8"
     assert cli_main(["compile", str(models["mlp"]), "--target", "jetson-orin", "--dynamic-batch", "4,2", "-o", str(tmp_path / "bad")]) == 1
     assert "MIN,OPT,MAX" in capsys.readouterr().err
+
+
+def test_trt8_avoids_int64_shape_initializers_where_it_can(tmp_path: Path) -> None:
+    """Unit-axis moves become Transpose and 2-D views Flatten; a Reshape that must stay says TensorRT 8.x casts its shape."""
+    x = rnd((1, 4, 5, 1), seed=1)
+    moves = one_node_model("Reshape", {"x": x}, {"s": np.array([1, 1, 4, 5], np.int64)})
+    onnx.save(moves, str(tmp_path / "moves.onnx"))
+    rep, model = compile_to(tmp_path / "moves.onnx", tmp_path / "a", "jetson-xavier")
+    assert [n.op_type for n in model.graph.node] == ["Transpose"] and not model.graph.initializer
+    np.testing.assert_array_equal(run_ort(model, {"x": x})[0], run_ort(moves, {"x": x})[0])
+    _, model10 = compile_to(tmp_path / "moves.onnx", tmp_path / "b", "jetson-orin")
+    assert [n.op_type for n in model10.graph.node] == ["Reshape"]
+    y = rnd((1, 2, 3, 4), seed=2)
+    merge = one_node_model("Reshape", {"x": y}, {"s": np.array([1, 6, 4], np.int64)})
+    onnx.save(merge, str(tmp_path / "merge.onnx"))
+    rep, model = compile_to(tmp_path / "merge.onnx", tmp_path / "c", "jetson-xavier")
+    assert [t.data_type for t in model.graph.initializer] == [onnx.TensorProto.INT64]
+    assert any("casts them to INT32" in n for n in rep["notes"])
