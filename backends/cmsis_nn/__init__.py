@@ -86,8 +86,7 @@ def _quantize_passes(options: Any) -> list[Pass]:
     from tinyc.quant.api import quantize_passes
 
     passes = list(quantize_passes(quant_options(options), getattr(options, "calib", None)))
-    passes[-1] = SkipIfInt8(passes[-1])
-    return passes
+    return [SkipIfInt8(p) if p.name.startswith("quantize-") else p for p in passes]
 
 
 def plan_for(graph: Graph, target: Any, options: Any = None) -> tuple[Any, BandPlan]:
