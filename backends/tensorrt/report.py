@@ -52,7 +52,7 @@ def layer_precisions(model: onnx.ModelProto, precision: str) -> list[Layer]:
         out = node.output[0] if node.output else ""
         before = by_output.get(node.input[0]) if node.input else None
         if node.op_type in FUSED_ACTIVATIONS and before is not None and before.precision == "int8" and readers.get(node.input[0]) == 1:
-            p = f"int8 (fused into {before.name})"
+            p = "int8 (fused into the layer before)"
         elif node.op_type == "QuantizeLinear":
             p = "int8 (quantize)"
         elif node.op_type == "DequantizeLinear":
