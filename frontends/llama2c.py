@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tinyc.errors import ModelLoadError
+from tinyc.ir import Graph
 from tinyc.llm.model import LAYER_MATRICES, DecoderConfig, DecoderModel, LayerWeights, Matrix
 from tinyc.llm.quant import GroupQuantized, quantize_groups
 from tinyc.llm.tokenizer import Tokenizer
@@ -370,3 +371,17 @@ def write_checkpoint_v2(model: DecoderModel, path: str | Path, group_size: int =
             gq = quantize_groups(w.reshape(-1, gs), gs)  # one group per row of the reshaped matrix
             f.write(gq.q.astype(np.int8).tobytes())
             f.write(gq.scales.reshape(-1).astype("<f4").tobytes())
+
+
+def load_llama2c(path: str | Path, past_len: int = 1) -> Graph:
+    """A llama2.c checkpoint as tinyc IR: one decode step after ``past_len`` positions.
+
+    The decoder backend reads the checkpoint directly (``read_checkpoint``,
+    exact int8 for v2 files); this graph is the same model for the IR tools
+    (``tinyc ir``, ``analyze``, the reference interpreter), and the decoder
+    matcher lifts it back to the same description.
+    """
+    from tinyc.llm.graph import decoder_graph
+
+    model = read_checkpoint(path)
+    return decoder_graph(model, past_len=past_len, name=model.name)

@@ -189,7 +189,10 @@ def _norm(x: Value, what: str) -> Norm:
     if len(weights) > 1:
         raise _fail(f"{what}: {len(weights)} constant vectors of size {dim} in the RMSNorm, expected one weight")
     weight = weights[0].reshape(dim).astype(np.float32) if weights else np.ones(dim, np.float32)
-    return Norm(stream, weight, eps_cands[0] if eps_cands else 1e-5)
+    eps = (
+        float(np.format_float_positional(np.float32(eps_cands[0]))) if eps_cands else 1e-5
+    )  # the shortest decimal of the float32
+    return Norm(stream, weight, eps)
 
 
 def _head_size(q: Linear, q_dim: int) -> int:
