@@ -98,6 +98,7 @@ class CodeGen:
         self.macros = Names()
         self.arrays: list[ConstArray] = []
         self._array_of: dict[Value, ConstArray] = {}
+        self._tables: dict[tuple[str, bytes], ConstArray] = {}
         self.arenas: dict[str, Arena] = {}
         self._buf_macros: dict[Value, str] = {}
         self._buf_lines: list[tuple[str, str, str]] = []  # (macro, expression, comment)
@@ -163,14 +164,20 @@ class CodeGen:
 
     def table(self, layer: Layer, what: str, data: np.ndarray) -> str:
         """A per-channel table, in the region of the layer's weights (the planner counted it with them)."""
-        cname = self.names.ident((layer.index, what), f"l{layer.index}_{what}", prefix=f"{self.prefix}_")
         w = layer.node.opt_input(1)
         wp = self.plan.weights.get(w) if w is not None else None  # type: ignore[attr-defined]
         region = wp.region if wp is not None else self._flash
-        r = self.target.region(region)
         arr = np.ascontiguousarray(np.asarray(data, dtype=np.int32).reshape(-1))
+        key = (region, arr.tobytes())
+        if key in self._tables:  # the same table again (layers with equal scales): share it
+            shared = self._tables[key]
+            shared.comment += f"; also layer {layer.index}"
+            return shared.cname
+        cname = self.names.ident((layer.index, what), f"l{layer.index}_{what}", prefix=f"{self.prefix}_")
+        r = self.target.region(region)
         note = f"layer {layer.index} ({comment_text(layer.node.name)}): requantization {what} per output channel"
-        self.arrays.append(ConstArray(cname, arr, region, r.section, 4, note, ram=r.kind is MemoryKind.RAM))
+        self._tables[key] = ConstArray(cname, arr, region, r.section, 4, note, ram=r.kind is MemoryKind.RAM)
+        self.arrays.append(self._tables[key])
         return cname
 
     def scratch(self, node: Node) -> tuple[str, int]:
