@@ -33,7 +33,7 @@ from tinyc.errors import InputError
 log = logging.getLogger(__name__)
 
 ON_CHOICES = ("host", "qemu")
-EMULATOR_NOTE = "emulator instruction counts (QEMU -icount), not Cortex-M7 cycles"
+EMULATOR_NOTE = "emulator instruction counts from QEMU -icount, not Cortex-M7 cycles"
 
 
 @dataclass
