@@ -82,16 +82,27 @@ class PrecisionPass:
     def _run(self, graph: Graph) -> PassResult:
         requested = requested_precision(self.profile, self.options)
         prequantized = bool(activation_quantizers(graph))
+        calib = getattr(self.options, "calib", None)
         if prequantized and requested in (None, "int8"):
-            self.notes = ["the model came quantized (QDQ): its scales are kept", *normalize_prequantized(graph)]
-            return PassResult(graph, True)
+            try:
+                self.notes = ["the model came quantized (QDQ): its scales are kept", *normalize_prequantized(graph)]
+                return PassResult(graph, True)
+            except QuantizationError as exc:
+                if calib is None:
+                    raise
+                dropped = strip_qdq(graph)
+                log.warning("%s; recalibrating symmetric int8 from --calib instead", exc.what)
+                self.notes = [f"the model's quantization is not TensorRT's ({exc.what}): its {dropped} activation pairs were dropped and int8 recalibrated"]
+                return self._calibrate(graph, calib, keep_notes=True)
         if prequantized:
             dropped = strip_qdq(graph)
             self.notes = [f"{requested}: dropped {dropped} activation Q/DQ pairs of the quantized model and folded its weights to float"]
             return PassResult(graph, True)
         if requested != "int8":
             return PassResult(graph, False)
-        calib = getattr(self.options, "calib", None)
+        return self._calibrate(graph, calib)
+
+    def _calibrate(self, graph: Graph, calib: Any, *, keep_notes: bool = False) -> PassResult:
         if calib is None:
             raise QuantizationError(
                 "int8 for TensorRT needs calibration data to choose the activation scales",
@@ -104,7 +115,8 @@ class PrecisionPass:
         samples = load_samples(calib, graph, limit=CALIB_LIMIT)
         observer = getattr(self.options, "observer", "minmax") or "minmax"
         self.report = quantize_graph(graph, samples, observer=observer)
-        self.notes = [f"int8: {len(self.report.activations)} activation scales calibrated on {len(samples)} samples ({observer})", *self.report.notes]
+        done = [f"int8: {len(self.report.activations)} activation scales calibrated on {len(samples)} samples ({observer})", *self.report.notes]
+        self.notes = [*self.notes, *done] if keep_notes else done
         return PassResult(graph, True)
 
 

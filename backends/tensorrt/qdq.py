@@ -178,7 +178,7 @@ def _refuse(node: Node, what: str, hint: str = "") -> QuantizationError:
     return QuantizationError(
         f"TensorRT needs symmetric int8 quantization: {what}",
         where=f"node {node.name!r} ({node.loc})",
-        hint=hint or "re-quantize the model symmetrically (zero point 0, int8), or compile the float model with --precision int8 --calib DATA",
+        hint=hint or "re-quantize the model symmetrically (zero point 0, int8), add --calib DATA to recalibrate it symmetrically, or compile it in fp16 (--precision fp16)",
     )
 
 
@@ -189,6 +189,11 @@ def _replace(graph: Graph, node: Node, op: str, inputs: list[Value], attrs: Any)
     remove_dead(graph, node)
     graph.rename_value(new.output, keep)
     return new
+
+
+def _feeds_weights(dq: Node) -> bool:
+    """Whether a DequantizeLinear output is the weight input of a linear layer."""
+    return any(n.op.name in WEIGHT_INPUTS and i == WEIGHT_INPUTS[n.op.name][0] for n, i in dq.output.uses)
 
 
 def normalize_prequantized(graph: Graph) -> list[str]:
@@ -210,6 +215,10 @@ def normalize_prequantized(graph: Graph) -> list[str]:
             notes.append(f"{src.name}: uint8 weights with zero point 128 stored as int8 with zero point 0 (same values)")
             continue
         if src.type.dtype is not DType.I8 or any(a.zero_point):
+            if not _feeds_weights(node):  # an asymmetric constant operand (an Add's): dequantize it now, exactly
+                fold_node(graph, node)
+                notes.append(f"{node.output.name}: asymmetric {src.type.dtype.short} constant dequantized to float")
+                continue
             raise _refuse(node, f"weights {src.name!r} are {src.type.dtype.short} with zero point(s) {sorted(set(a.zero_point))}")
     for node in list(graph.nodes):
         if node.graph is not graph or node.op.name != "QuantizeLinear" or node.input(0).is_const:
@@ -246,10 +255,13 @@ def strip_qdq(graph: Graph) -> int:
         if q is None or q.op.name != "QuantizeLinear":
             continue
         x = q.input(0)
-        if is_output(graph, node.output):
-            continue
+        out_name = node.output.name if is_output(graph, node.output) else None
+        if out_name is not None and (x.producer is None or is_output(graph, x)):
+            continue  # the output would lose its name: keep this pair
         graph.replace_value(node.output, x)
         remove_dead(graph, node)
+        if out_name is not None:
+            graph.rename_value(x, out_name)
         dropped += 1
     graph.prune_constants()
     return dropped

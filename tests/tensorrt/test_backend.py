@@ -273,3 +273,41 @@ def test_trt8_avoids_int64_shape_initializers_where_it_can(tmp_path: Path) -> No
     rep, model = compile_to(tmp_path / "merge.onnx", tmp_path / "c", "jetson-xavier")
     assert [t.data_type for t in model.graph.initializer] == [onnx.TensorProto.INT64]
     assert any("casts them to INT32" in n for n in rep["notes"])
+
+
+def test_asymmetric_prequantized_model_is_recalibrated_with_calib(tmp_path: Path) -> None:
+    onnx.save(_qdq_conv_model(3, onnx.TensorProto.INT8), str(tmp_path / "q.onnx"))
+    calib = {"x": np.random.default_rng(0).normal(size=(8, 1, 3, 6, 6)).astype(np.float32)[:, 0]}
+    rep, model = compile_to(tmp_path / "q.onnx", tmp_path / "out", "jetson-orin", calib=calib)
+    assert rep["precision"] == "int8" and "recalibrated" in rep["notes"][0]
+    zps = [numpy_helper.to_array(t) for t in model.graph.initializer if t.name.endswith("zero_point")]
+    assert zps and not any(np.any(z) for z in zps)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_onnxruntime_quantized_model(models: dict[str, Path], tmp_path: Path, symmetric: bool) -> None:
+    """A QDQ model from onnxruntime's quantize_static: symmetric keeps its scales (same numbers); asymmetric is refused without --calib."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    calib = np.load(models["cnn_calib"])["x"]
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.it = iter({"x": c[None]} for c in calib)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self.it, None)
+
+    out = tmp_path / "q.onnx"
+    quantize_static(
+        str(models["cnn"]), str(out), Reader(), quant_format=QuantFormat.QDQ, activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8, per_channel=True, extra_options={"ActivationSymmetric": symmetric},
+    )  # fmt: skip
+    if not symmetric:
+        with pytest.raises(QuantizationError, match="zero point"):
+            compile_model(tinyc.load(out), output_dir=tmp_path / "o", options=CompileOptions(target="jetson-orin"))
+        return
+    rep, model = compile_to(out, tmp_path / "o", "jetson-orin")
+    assert rep["precision"] == "int8"
+    x = inputs_for("cnn")
+    np.testing.assert_allclose(run_ort(model, x)[0], run_ort(onnx.load(str(out)), x)[0], rtol=0, atol=1e-6)
