@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import TypeAlias
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from tinyc.llm.quant import GroupQuantized, quantize_groups, resolve_group_size
 
 log = logging.getLogger(__name__)
 
-Matrix = np.ndarray | GroupQuantized
+Matrix: TypeAlias = np.ndarray | GroupQuantized
 
 LAYER_MATRICES = ("wq", "wk", "wv", "wo", "w1", "w2", "w3")
 

@@ -33,10 +33,10 @@ def build_model(m: Match, rope: str = "interleaved", gqa: str = "interleave", na
     if gqa == "tile" and nkv != nh:
         # the graph's query head h reads kv head h % nkv; ours reads h // kv_mul
         heads = np.array([(h % c.kv_mul) * nkv + h // c.kv_mul for h in range(nh)])
-    rows_q = rows_q[heads].reshape(-1)
+    q_order = rows_q[heads].reshape(-1)
     layers = []
     for b in m.blocks:
-        wq = b.q.weight[rows_q]
+        wq = b.q.weight[q_order]
         wo = b.o.weight[:, np.arange(c.q_dim).reshape(nh, hs)[heads].reshape(-1)]
         layers.append(LayerWeights(b.att_norm.weight, wq, b.k.weight[rows_k.reshape(-1)], b.v.weight, np.ascontiguousarray(wo),
                                    b.ffn_norm.weight, b.gate.weight, b.down.weight, b.up.weight))  # fmt: skip
