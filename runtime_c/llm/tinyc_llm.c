@@ -94,7 +94,8 @@ void tinyc_llm_quantize(int8_t *q, float *s, const float *x, int32_t n, int32_t 
             float inv = 127.0f / amax;
             for (i = lo; i < hi; i++) {
                 float r = roundf(x[i] * inv);
-                q[i] = (int8_t)(r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r));
+                r = r > 127.0f ? 127.0f : (r < -127.0f ? -127.0f : r);
+                q[i] = (int8_t)(r == r ? r : 0.0f); /* NaN (a diverged model) becomes 0, not undefined behaviour */
             }
             s[g] = amax / 127.0f;
         } else {

@@ -83,3 +83,21 @@ def test_prompt_too_long_is_an_error(host_float) -> None:
 
     with pytest.raises(ToolchainError, match="longer than 1024 bytes"):
         host_float.generate("a" * 1025, 8)
+
+
+@pytest.mark.parametrize("group_size", [0, 6, 32])
+def test_group_sizes_in_c(tmp_path, group_size: int) -> None:
+    """Per-row groups, groups that are not a multiple of 4 (the portable path), ragged last groups."""
+    from tinyc.llm.model import DecoderConfig, random_decoder
+    from tinyc.llm.runner import build_host_program
+    from tinyc.llm.tokenizer import synthetic_tokenizer
+
+    cfg = DecoderConfig(
+        dim=48, hidden_dim=100, n_layers=2, n_heads=6, n_kv_heads=3, vocab_size=300, seq_len=32, shared_classifier=False
+    )
+    model, tok = random_decoder(cfg, seed=4), synthetic_tokenizer(300)
+    opts = LlmOptions(weights=NumFormat.INT8, group_size=group_size, kv_cache=NumFormat.INT8, kv_group_size=24)
+    prog = build_host_program(model, tok, opts, workdir=tmp_path, sanitize=True)
+    ids = [5, 77, 123, 200, 9, 64]
+    ref = np.array(generate(Decoder(model, opts), tok, "", 6, keep_logits=True, forced=ids).logits)
+    np.testing.assert_allclose(prog.logits(ids), ref, atol=1e-3, rtol=0)
