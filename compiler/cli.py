@@ -223,6 +223,10 @@ def cmd_compile(args: argparse.Namespace) -> int:
     from tinyc.driver import CompileOptions, compile_model
     from tinyc.memory.cliargs import plan_options_from_args
 
+    if args.calib and not args.quantize and args.precision is None:
+        # calibration data says what the user wants: the integer targets run int8
+        print("note: --calib without --quantize: quantizing to int8", file=sys.stderr)
+        args.quantize = "int8"
     model = _load(args)
     quant = {}
     if args.precision == "int8" and not args.quantize:  # TensorRT int8: calibration data without the MCU quantizer
@@ -230,12 +234,34 @@ def cmd_compile(args: argparse.Namespace) -> int:
     elif _quant_options(args) is not None:
         quant = dict(quantize=args.quantize, calib=args.calib, observer=args.observer, int_io=args.int_io)
     trt = dict(precision=args.precision, dynamic_batch=_parse_batch(args.dynamic_batch))
-    opts = CompileOptions(target=args.target, target_file=args.target_file, plan=plan_options_from_args(args), **quant, **trt)
+    opts = CompileOptions(target=args.target, target_file=args.target_file, plan=plan_options_from_args(args), io_type=args.io_type, **quant, **trt)
     art = compile_model(model, output_dir=args.output, options=opts, pass_options=_pass_options(args))
     print(f"wrote {len(art.files)} files to {art.output_dir}")
     for f in art.files:
         print(f"  {f}")
+    for line in _report_summary(art.report):
+        print(line)
     return 0
+
+
+def _report_summary(report: object) -> list[str]:
+    """A few headline lines from a backend's report (the full one is report.md in the output folder)."""
+    if not isinstance(report, dict):
+        return []
+    lines: list[str] = []
+    totals = report.get("totals")
+    if isinstance(totals, dict) and "ram_bytes" in totals:
+        per_region = report.get("ram_per_region") or {}
+        regions = ", ".join(f"{k} {v:,} B" for k, v in per_region.items()) if isinstance(per_region, dict) else ""
+        lines.append(f"RAM {totals['ram_bytes']:,} B" + (f" ({regions})" if regions else "") + f"; flash constants {totals.get('flash_constants_bytes', 0):,} B; {totals.get('macs', 0):,} MACs")
+    tpu = report.get("edgetpu")
+    if isinstance(tpu, dict) and isinstance(tpu.get("tpu_ops"), int):
+        n_tpu, n_cpu = int(tpu["tpu_ops"]), int(tpu.get("cpu_ops") or 0)
+        split = tpu.get("split_at")
+        lines.append(f"Edge TPU: {n_tpu} of {n_tpu + n_cpu} operators map" + (f"; the CPU takes over at operator {split}" if split is not None and n_cpu else ""))
+    if report:
+        lines.append("details: report.md in the output folder")
+    return lines
 
 
 def _parse_batch(text: str | None) -> tuple[int, int, int] | None:
@@ -319,6 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("TensorRT (Jetson targets)")
     g.add_argument("--precision", choices=["fp32", "fp16", "int8"], help="engine precision (default: int8 for QDQ models, else the target's, fp16); int8 takes --calib")
     g.add_argument("--dynamic-batch", metavar="MIN,OPT,MAX", help="symbolic batch with one optimisation profile (no DLA), e.g. 1,8,32")
+    p.add_argument("--io-type", choices=["int8", "uint8", "float"], help="TFLite targets: the .tflite's input/output type (default: the target's)")
     _add_pass_args(p)
     p.set_defaults(fn=cmd_compile)
 

@@ -40,6 +40,7 @@ class CompileOptions:
     int_io: bool = False  # integer graph inputs/outputs instead of float with Quantize/DequantizeLinear
     precision: str | None = None  # TensorRT: "fp32" | "fp16" | "int8" (None: the model's QDQ, else the target's default)
     dynamic_batch: tuple[int, int, int] | None = None  # TensorRT: (min, opt, max) batch of one optimisation profile
+    io_type: str | None = None  # TFLite: "int8" | "uint8" | "float" graph inputs/outputs (None: the target's default)
 
     def quant_options(self) -> Any:
         """The ``tinyc.quant.QuantOptions`` these options ask for, or None for a float compile."""

@@ -194,3 +194,14 @@ def test_compile_refuses_foreign_nonempty_folder(tmp_path: Path) -> None:
     r = tinyc("compile", str(small_model(tmp_path)), "--target", "stm32h7", "-o", str(out))
     assert r.returncode == 1
     assert (out / "precious.txt").read_text() == "keep me"
+
+
+def test_compile_calib_alone_implies_int8_and_prints_summary(ad_float: Path, tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "calib.npz", input_1=rng.standard_normal((16, 1, 640)).astype(np.float32))
+    out = tmp_path / "build"
+    r = tinyc("compile", str(ad_float), "--target", "stm32h7", "--calib", str(tmp_path / "calib.npz"), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "quantizing to int8" in r.stderr
+    assert "RAM " in r.stdout and "MACs" in r.stdout
+    assert (out / "ad_autoencoder_float.c").exists() and (out / "report.md").exists()
