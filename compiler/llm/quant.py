@@ -99,8 +99,10 @@ def quantize_activation(x: np.ndarray, group_size: int) -> tuple[np.ndarray, np.
         seg = x[g * gs : (g + 1) * gs]
         amax = np.float32(np.abs(seg).max())
         if amax > 0:
-            inv = np.float32(127.0) / amax
-            q[g * gs : (g + 1) * gs] = np.clip(round_half_away(seg * inv), -127, 127).astype(np.int8)
+            with np.errstate(over="ignore", invalid="ignore"):  # a subnormal amax: 127 / amax is inf, as in C
+                inv = np.float32(127.0) / amax
+                r = np.clip(round_half_away(seg * inv), -127, 127)
+            q[g * gs : (g + 1) * gs] = np.where(np.isnan(r), 0, r).astype(np.int8)
             s[g] = amax / np.float32(127.0)
     return q, s
 
