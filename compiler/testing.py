@@ -47,6 +47,26 @@ _ANY_DIRECTIVE = re.compile(r"^\s*//\s*(CHECK|EXPECT|NUMERICS)[A-Z-]*\b")
 # -- seeded inputs and structural equality -------------------------------------------
 
 
+def shared_models_dir() -> Path:
+    """Where the shared real models live: $TINYC_SHARED_MODELS, else ../shared/models beside the repository."""
+    import os
+
+    env = os.environ.get("TINYC_SHARED_MODELS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent.parent / "shared" / "models"
+
+
+def shared_model(rel: str) -> Path:
+    """Path of a model under the shared models folder, or skip the calling test with the reason."""
+    path = shared_models_dir() / rel
+    if not path.exists():
+        import pytest
+
+        pytest.skip(f"shared model {rel} not found under {shared_models_dir()}")
+    return path
+
+
 def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
     """Fixed-seed random arrays for the graph's inputs.
 

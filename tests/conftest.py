@@ -8,20 +8,14 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from tinyc.testing import shared_model, shared_models_dir
+
 REPO = Path(__file__).resolve().parent.parent
-SHARED_MODELS = Path(os.environ.get("TINYC_SHARED_MODELS", REPO.parent / "shared" / "models"))
+SHARED_MODELS = shared_models_dir()
 
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=100)
 settings.register_profile("dev", deadline=None, max_examples=50)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
-
-
-def shared_model(rel: str) -> Path:
-    """Path of a model under ../shared/models, or skip the test with the reason."""
-    path = SHARED_MODELS / rel
-    if not path.exists():
-        pytest.skip(f"shared model {rel} not found under {SHARED_MODELS}")
-    return path
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import shared_model
+from tinyc.testing import shared_model
 from tfl_agree import agree, int_samples, litert_fc_semantics, mismatches, run_litert, run_tflm, run_tinyc
 from tfl_micro import MICRO, quantized
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_model
+from tinyc.testing import shared_model
 from tfl_agree import run_litert
 
 from tinyc.api import load, run

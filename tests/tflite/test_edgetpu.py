@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_model
+from tinyc.testing import shared_model
 from tfl_micro import Float, calibration, quantized
 
 from tinyc.api import Model, load

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import shared_model
+from tinyc.testing import shared_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tfl_micro import quantized

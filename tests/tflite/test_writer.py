@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_model
+from tinyc.testing import shared_model
 from tfl_micro import Float, quantized
 
 from tinyc.api import load
