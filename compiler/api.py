@@ -78,6 +78,10 @@ def load(
             except ImportError:
                 raise ModelLoadError("TFLite import is not available yet", where=str(path), hint="convert the model to ONNX") from None
             graph = load_tflite(path)
+        elif suffix == ".bin":
+            from tinyc.frontends.llama2c import load_llama2c
+
+            graph = load_llama2c(path)
         elif suffix in (".pt", ".pth", ".pkl", ".ckpt"):
             raise ModelLoadError(
                 f"tinyc does not unpickle {suffix} files (they can run arbitrary code)",
@@ -87,7 +91,7 @@ def load(
         else:
             if not path.exists():
                 raise ModelLoadError(f"model file not found: {path}", hint="check the path")
-            raise ModelLoadError(f"unknown model format {suffix or '(no extension)'!r}", where=str(path), hint="tinyc reads .onnx (and .tflite) files and PyTorch modules")
+            raise ModelLoadError(f"unknown model format {suffix or '(no extension)'!r}", where=str(path), hint="tinyc reads .onnx, .tflite and llama2.c .bin files, and PyTorch modules")
         verify(graph, where="import")
         return Model(graph, str(path), _model_name(path.stem))
     try:

@@ -219,9 +219,74 @@ def _analyze_quantized(args: argparse.Namespace, model, qopts) -> int:  # type: 
     return 0
 
 
+def _llm_options(args: argparse.Namespace) -> dict[str, object]:
+    opts: dict[str, object] = {}
+    if getattr(args, "int8", False):
+        opts["weights"] = "int8"
+    if getattr(args, "kv_cache", None):
+        opts["kv_cache"] = args.kv_cache
+    if getattr(args, "group_size", None) is not None:
+        opts["group_size"] = args.group_size
+    return opts
+
+
+def _is_llm(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "tokenizer", None)) or Path(args.model).suffix.lower() == ".bin"
+
+
+def cmd_compile_llm(args: argparse.Namespace) -> int:
+    from tinyc.llm.runner import compile_llm
+
+    if not args.tokenizer:
+        raise InputError("a language model needs its tokenizer", hint="add --tokenizer tokenizer.bin (llama2.c format)")
+    art = compile_llm(args.model, args.tokenizer, target=args.target_file or args.target or "stm32h7", out_dir=args.output, options=_llm_options(args))
+    print(f"wrote {len(art.files)} files to {art.output_dir}")
+    for f in art.files:
+        print(f"  {f}")
+    rep = art.report if isinstance(art.report, dict) else {}
+    regions = rep.get("regions") or rep.get("bytes_per_region")
+    if isinstance(regions, dict):
+        parts = [f"{k} {v['total']:,} B" if isinstance(v, dict) and isinstance(v.get("total"), int) else f"{k} {v}" for k, v in regions.items()]
+        print("bytes per region: " + ", ".join(parts))
+    return 0
+
+
+def cmd_run_llm(args: argparse.Namespace) -> int:
+    from tinyc.llm.runner import run_llm, run_llm_qemu
+
+    if args.on == "qemu":
+        run = run_llm_qemu(
+            args.model, args.tokenizer, args.prompt, args.steps, args.temperature, args.seed,
+            int8=args.int8, ids=args.ids, topp=args.topp, target=args.target, options=_llm_options(args),
+        )
+        sys.stdout.write(run.stdout if isinstance(run.stdout, str) else run.stdout.decode(errors="replace"))
+        per_token = run.instructions.get("per_token") if isinstance(run.instructions, dict) else None
+        if per_token:
+            print(f"emulated Cortex-M7 (QEMU mps2-an500): {per_token:,.0f} instructions per token "
+                  "(emulator instruction counts, not cycles)", file=sys.stderr)
+        return 0
+    out = run_llm(
+        args.model, args.tokenizer, args.prompt, args.steps, args.temperature, args.seed,
+        int8=args.int8, ids=args.ids, topp=args.topp, options=_llm_options(args),
+    )
+    sys.stdout.write(out)
+    return 0
+
+
+def _add_llm_args(p: argparse.ArgumentParser, *, tokenizer_required: bool) -> None:
+    g = p.add_argument_group("language models (llama2.c checkpoints, Llama-style ONNX)")
+    g.add_argument("--tokenizer", required=tokenizer_required, help="tokenizer.bin in llama2.c's format")
+    g.add_argument("--int8", action="store_true", help="int8 weights with group-wise scales")
+    g.add_argument("--kv-cache", choices=["float32", "int8"], help="KV cache format (default float32)")
+    g.add_argument("--group-size", type=int, help="columns per int8 scale (default 64; 0: one per row)")
+
+
 def cmd_compile(args: argparse.Namespace) -> int:
     from tinyc.driver import CompileOptions, compile_model
     from tinyc.memory.cliargs import plan_options_from_args
+
+    if _is_llm(args):
+        return cmd_compile_llm(args)
 
     if args.calib and not args.quantize and args.precision is None:
         # calibration data says what the user wants: the integer targets run int8
@@ -346,8 +411,27 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--precision", choices=["fp32", "fp16", "int8"], help="engine precision (default: int8 for QDQ models, else the target's, fp16); int8 takes --calib")
     g.add_argument("--dynamic-batch", metavar="MIN,OPT,MAX", help="symbolic batch with one optimisation profile (no DLA), e.g. 1,8,32")
     p.add_argument("--io-type", choices=["int8", "uint8", "float"], help="TFLite targets: the .tflite's input/output type (default: the target's)")
+    _add_llm_args(p, tokenizer_required=False)
     _add_pass_args(p)
     p.set_defaults(fn=cmd_compile)
+
+    p = sub.add_parser(
+        "run-llm",
+        help="generate text with a compiled language model",
+        description="Compile a llama2.c checkpoint (or Llama-style ONNX) to C, build it on the host (or for the emulated Cortex-M7) and generate.",
+        epilog="example: tinyc run-llm stories260K.bin --tokenizer tok512.bin --prompt 'Once upon a time' --steps 256 --temperature 0",
+    )
+    p.add_argument("model", help="llama2.c checkpoint (.bin) or Llama-style .onnx")
+    _add_llm_args(p, tokenizer_required=True)
+    p.add_argument("--prompt", default="", help="text to start from")
+    p.add_argument("--steps", type=int, default=256, help="positions to run, prompt included (default 256)")
+    p.add_argument("--temperature", type=float, default=1.0, help="0 for greedy decoding (default 1.0)")
+    p.add_argument("--topp", type=float, default=0.9, help="nucleus sampling threshold (default 0.9)")
+    p.add_argument("--seed", type=int, default=42, help="sampler seed (default 42)")
+    p.add_argument("--ids", action="store_true", help="print token ids as llama2.c's run.c emits them, on one line")
+    p.add_argument("--on", choices=["host", "qemu"], default="host", help="run on the host, or on the emulated Cortex-M7")
+    p.add_argument("--target", default="stm32h7", help="board for --on qemu (default stm32h7)")
+    p.set_defaults(fn=cmd_run_llm)
 
     p = sub.add_parser("targets", help="list the known targets", description="List the targets (boards) and their memories.")
     p.add_argument("name", nargs="?", help="show one target in detail")
