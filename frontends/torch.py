@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
+
 from tinyc.errors import ModelLoadError
 from tinyc.frontends.onnx.importer import import_model
 from tinyc.ir import Graph, Loc

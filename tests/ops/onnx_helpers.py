@@ -24,6 +24,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 from onnx import helper, numpy_helper
+
 from tinyc.frontends.onnx import import_model
 from tinyc.interpreter import run_graph
 from tinyc.ir import Graph, verify

@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx_helpers import Feed, make_model, run_single_op_onnx
+
 from tinyc.errors import TinycError
 from tinyc.frontends.onnx import import_model
 from tinyc.ir import OPS, DType, EvalContext, QuantParams, TensorType
@@ -525,6 +526,7 @@ def test_all_cases_have_distinct_seeds() -> None:
 @pytest.mark.parametrize("fixture,shape", [("kws_float", (1, 49, 10, 1)), ("ad_float", (1, 640))])
 def test_real_model_matches_onnxruntime(fixture: str, shape, request: pytest.FixtureRequest) -> None:
     from onnx_helpers import run_ort
+
     from tinyc.frontends.onnx import load_onnx
     from tinyc.interpreter import run_graph
     from tinyc.ir import verify

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from tinyc.testing import shared_model
 
 litert = pytest.importorskip("ai_edge_litert.interpreter")

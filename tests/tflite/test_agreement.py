@@ -14,7 +14,6 @@ import shutil
 
 import numpy as np
 import pytest
-from tinyc.testing import shared_model
 from tfl_agree import agree, int_samples, litert_fc_semantics, mismatches, run_litert, run_tflm, run_tinyc
 from tfl_micro import MICRO, quantized
 
@@ -23,6 +22,7 @@ from tinyc.backends.tflite.writer import WriteOptions, write_graph
 from tinyc.frontends.tflite import load_tflite_bytes
 from tinyc.quant.api import quantize_model
 from tinyc.quant.quantizer import QuantOptions
+from tinyc.testing import shared_model
 
 pytest.importorskip("ai_edge_litert.interpreter")
 pytest.importorskip("tflite_micro")

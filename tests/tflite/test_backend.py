@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tinyc.testing import shared_model
 from tfl_agree import run_litert
 
 from tinyc.api import load, run
 from tinyc.driver import CompileOptions, compile_model
 from tinyc.frontends.tflite import load_tflite
+from tinyc.testing import shared_model
 
 pytest.importorskip("ai_edge_litert")
 

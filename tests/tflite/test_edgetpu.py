@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tinyc.testing import shared_model
 from tfl_micro import Float, calibration, quantized
 
 from tinyc.api import Model, load
@@ -18,6 +17,7 @@ from tinyc.driver import CompileOptions, compile_model
 from tinyc.errors import QuantizationError
 from tinyc.quant.api import quantize_model
 from tinyc.quant.quantizer import QuantOptions
+from tinyc.testing import shared_model
 
 pytest.importorskip("ai_edge_litert")
 

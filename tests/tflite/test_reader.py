@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tinyc.testing import shared_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tfl_micro import quantized
@@ -25,6 +24,7 @@ from tinyc.errors import ModelLoadError, TinycError, UnsupportedOpError
 from tinyc.frontends.tflite import load_tflite, load_tflite_bytes
 from tinyc.ir import verify
 from tinyc.ir.dtypes import DType
+from tinyc.testing import shared_model
 from tinyc.validate import validate
 
 pytest.importorskip("ai_edge_litert")

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tinyc.testing import shared_model
 from tfl_micro import Float, quantized
 
 from tinyc.api import load
@@ -16,6 +15,7 @@ from tinyc.backends.tflite.writer import WriteOptions, write_graph
 from tinyc.errors import UnsupportedOpError
 from tinyc.ir.dtypes import DType
 from tinyc.ir.types import QuantParams, TensorType
+from tinyc.testing import shared_model
 
 pytest.importorskip("ai_edge_litert")
 REPO = Path(__file__).resolve().parents[2]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
 from tinyc.errors import UnsupportedOpError
 from tinyc.ir.opdef import EvalContext
 

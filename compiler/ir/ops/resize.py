@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from tinyc.errors import UnsupportedOpError
 from tinyc.ir.core import Value
 from tinyc.ir.opdef import EvalContext, OpDef, const_of, need, register
