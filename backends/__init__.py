@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from tinyc.errors import TargetError
+from tinyc.errors import TargetError, ToolchainError
 
 # backend name -> module implementing it (the module defines ``BACKEND``)
 BACKEND_MODULES = {
@@ -59,3 +60,23 @@ def get_backend(name: str, *, target_name: str = "") -> Backend:
             ) from None
         raise
     return mod.BACKEND  # type: ignore[no-any-return]
+
+
+def runtime_dir(*markers: str) -> Path:
+    """tinyc's C runtime (``runtime_c/``): ``$TINYC_RUNTIME_DIR``, the installed package data or the source tree's.
+
+    The first candidate holding every one of ``markers`` (paths inside it) wins,
+    so each backend names the files it needs.
+    """
+    import tinyc
+
+    env = os.environ.get("TINYC_RUNTIME_DIR")
+    pkg = Path(tinyc.__file__).resolve().parent
+    candidates = ([Path(env)] if env else []) + [pkg / "runtime_c", pkg.parent / "runtime_c"]
+    for c in candidates:
+        if all((c / m).is_file() for m in markers):
+            return c.resolve()
+    raise ToolchainError(
+        f"tinyc's C runtime (runtime_c/ with {', '.join(markers)}) was not found",
+        hint="reinstall tinyc, or set TINYC_RUNTIME_DIR to the runtime_c folder of a tinyc checkout",
+    )

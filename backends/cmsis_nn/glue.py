@@ -7,11 +7,10 @@ which also implement the ``TINYC_CMSIS_NN_DIR`` swap to Arm's CMSIS-NN.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from tinyc.backends import runtime_dir as find_runtime
 from tinyc.backends.cmsis_nn.codegen import Generated
-from tinyc.errors import ToolchainError
 from tinyc.targets import MemoryKind, Target, format_size
 
 # Section names every linker script already places; the snippet leaves them alone.
@@ -19,17 +18,8 @@ STANDARD_SECTIONS = frozenset({".text", ".rodata", ".data", ".bss"})
 
 
 def runtime_dir() -> Path:
-    """tinyc's C runtime: ``$TINYC_RUNTIME_DIR``, the installed package data, or the source tree's ``runtime_c/``."""
-    env = os.environ.get("TINYC_RUNTIME_DIR")
-    candidates = [Path(env)] if env else []
-    import tinyc
-
-    pkg = Path(tinyc.__file__).resolve().parent
-    candidates += [pkg / "runtime_c", pkg.parent / "runtime_c"]
-    for c in candidates:
-        if (c / "tinyc_runtime.mk").is_file() and (c / "include" / "arm_nnfunctions.h").is_file():
-            return c.resolve()
-    raise ToolchainError("tinyc's C runtime (runtime_c/) was not found", hint="set TINYC_RUNTIME_DIR to the runtime_c folder of a tinyc checkout")
+    """tinyc's C runtime with the kernels: ``$TINYC_RUNTIME_DIR``, the installed package data, or ``runtime_c/``."""
+    return find_runtime("tinyc_runtime.mk", "include/arm_nnfunctions.h")
 
 
 def makefile_fragment(prefix: str, runtime: Path) -> str:

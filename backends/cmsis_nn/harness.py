@@ -5,11 +5,9 @@ from files, calls ``<name>_run`` / ``<name>_run_float`` and writes the
 results; on the emulator it also counts instructions per inference and per
 layer. ``build_host`` / ``build_qemu`` compile it with the generated sources
 and tinyc's runtime; ``run_harness`` feeds it samples and parses the results.
-
-Instruction counts come from QEMU's ``-icount shift=0`` (one instruction per
-nanosecond of virtual time) read through the CMSDK timer0 at 25 MHz, so one
-tick is 40 instructions: deterministic, but emulator instruction counts, not
-Cortex-M7 cycles.
+The emulator side (memory map, linker script, flags, QEMU) is
+``tinyc.backends.qemu``; its instruction counts are emulator instructions,
+not Cortex-M7 cycles.
 """
 
 from __future__ import annotations
@@ -23,18 +21,14 @@ from typing import Any
 
 import numpy as np
 
+from tinyc.backends import qemu
 from tinyc.backends.cmsis_nn.glue import runtime_dir
+from tinyc.backends.qemu import INSTRUCTIONS_PER_TICK, emulation_map
 from tinyc.errors import TinycError, ToolchainError
-from tinyc.targets import MemoryKind, Target, parse_size
+from tinyc.targets import MemoryKind, Target
 
 C_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror"]
 SANITIZE = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-g"]
-M7_FLAGS = ["-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard", "-mthumb"]
-INSTRUCTIONS_PER_TICK = 40  # -icount shift=0: 1 instruction/ns; CMSDK timer0 at 25 MHz
-QEMU_MACHINE = "mps2-an500"
-# QEMU mps2-an500 RAM that exists (see REFERENCE.md): SRAM and the 16 MiB "SDRAM" window.
-EMULATOR_RAM = ((0x20000000, 0x400000), (0x60000000, 0x1000000))
-EMULATOR_FLASH = (0x00000000, 0x400000)
 
 
 @dataclass
@@ -99,18 +93,9 @@ def harness_c(info: BuildInfo) -> str:
 #include "{p}.h"
 
 #if defined(__ARM_ARCH) && !defined(TINYC_HOST)
-/* CMSDK timer0 of mps2-an500: a 32-bit down counter at 25 MHz (40 instructions per tick under -icount shift=0). */
-#define TIMER0_CTRL (*(volatile uint32_t *)0x40000000u)
-#define TIMER0_VALUE (*(volatile uint32_t *)0x40000004u)
-#define TIMER0_RELOAD (*(volatile uint32_t *)0x40000008u)
-static void timer_start(void)
-{{
-    TIMER0_CTRL = 0u;
-    TIMER0_RELOAD = 0xFFFFFFFFu;
-    TIMER0_VALUE = 0xFFFFFFFFu;
-    TIMER0_CTRL = 1u;
-}}
-static uint32_t ticks(void) {{ return 0xFFFFFFFFu - TIMER0_VALUE; }}
+#include "tinyc_qemu.h" /* mps2-an500 timer0: 40 instructions per tick under -icount shift=0 */
+static void timer_start(void) {{ tinyc_qemu_timer_start(); }}
+static uint32_t ticks(void) {{ return tinyc_qemu_timer_ticks(); }}
 #else
 static void timer_start(void) {{}}
 static uint32_t ticks(void) {{ return 0u; }}
@@ -197,14 +182,6 @@ int main(void)
 # -- builds --------------------------------------------------------------------------------------
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        hint = "apt-get install -y --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm" if "arm" in name else f"install {name}"
-        raise ToolchainError(f"{name} not found on PATH", hint=hint)
-    return path
-
-
 def _compile(cmd: list[str], what: str) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -223,98 +200,40 @@ def build_host(build_dir: Path, work: Path, *, sanitize: bool = False, opt: str 
     work.mkdir(parents=True, exist_ok=True)
     (work / "harness.c").write_text(harness_c(info))
     exe = work / "harness_host"
-    cmd = [_tool(cc), *C_FLAGS, opt, *(SANITIZE if sanitize else []), *(extra or []), "-DTINYC_HOST", f"-I{info.dir}", f"-I{runtime / 'include'}", *_sources(info, runtime), str(work / "harness.c"), "-o", str(exe)]
+    cc_path = shutil.which(cc)
+    if cc_path is None:
+        raise ToolchainError(f"{cc} not found on PATH", hint=f"install {cc}")
+    cmd = [cc_path, *C_FLAGS, opt, *(SANITIZE if sanitize else []), *(extra or []), "-DTINYC_HOST", f"-I{info.dir}", f"-I{runtime / 'include'}", *_sources(info, runtime), str(work / "harness.c"), "-o", str(exe)]
     _compile(cmd, "host build")
     return exe
 
 
-def _gaps(window: tuple[int, int], used: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Free (start, length) runs of ``window`` outside the ``used`` (start, length) ranges."""
-    base, size = window
-    edges = sorted((a, a + n) for a, n in used if base <= a < base + size)
-    cursor, gaps = base, []
-    for a, e in edges + [(base + size, base + size)]:
-        if a > cursor:
-            gaps.append((cursor, a - cursor))
-        cursor = max(cursor, e)
-    return gaps
+def qemu_linker_script(target: Target, used_sections: dict[str, str], flash: str | None = None) -> str:
+    """A full linker script for the harness on QEMU, the target's regions at their emulation addresses.
 
-
-def emulation_map(target: Target) -> tuple[dict[str, tuple[int, int]], tuple[int, int] | None]:
-    """Region -> (emulator address, length), and a free emulator RAM window for the harness (or None).
-
-    Regions the target's ``[emulation.regions]`` places stay there; the others
-    are packed into the emulator memory of their kind that is still free
-    (flash at 0, SRAM at 0x20000000, then the 16 MiB at 0x60000000), cut to
-    what is left. A build that needs more than its region got fails at link time.
+    The harness's ``.data``, ``.bss``, heap and stack go to the largest emulator
+    RAM window no region covers, or, if none is left, to the fastest
+    activation region (its reserved bytes).
     """
-    spec = dict(target.emulation.get("regions", {}))
-    if target.emulation.get("machine", QEMU_MACHINE) != QEMU_MACHINE:
-        raise ToolchainError(f"target {target.name} emulates on {target.emulation.get('machine')!r}; tinyc runs {QEMU_MACHINE} only")
-    out: dict[str, tuple[int, int]] = {}
-    for r in target.regions:
-        if r.name not in spec:
-            continue
-        addr = int(spec[r.name]["address"])
-        size = parse_size(spec[r.name].get("size", r.size))
-        windows = [EMULATOR_FLASH] if r.kind is MemoryKind.FLASH else list(EMULATOR_RAM)
-        win = next((w for w in windows if w[0] <= addr < w[0] + w[1]), None)
-        if win is None:
-            raise ToolchainError(f"target {target.name}: region {r.name} is mapped to 0x{addr:08X}, which {QEMU_MACHINE} does not have")
-        out[r.name] = (addr, min(size, win[0] + win[1] - addr))
-    for r in target.regions:
-        if r.name in out or r.base is None:
-            continue
-        windows = [EMULATOR_FLASH] if r.kind is MemoryKind.FLASH else list(EMULATOR_RAM)
-        gaps = [g for win in windows for g in _gaps(win, list(out.values())) if g[1] >= 16 * 1024]
-        whole = [g for g in gaps if g[1] >= r.size]
-        gap = whole[0] if whole else max(gaps, key=lambda g: g[1], default=None)
-        if gap is not None:
-            out[r.name] = (gap[0], min(r.size, gap[1]))
-    # the largest emulator RAM window no target region covers
-    best: tuple[int, int] | None = None
-    for win in EMULATOR_RAM:
-        for g in _gaps(win, list(out.values())):
-            if best is None or g[1] > best[1]:
-                best = g
-    return out, (best if best is not None and best[1] >= 256 * 1024 else None)
-
-
-def qemu_linker_script(target: Target, used_sections: dict[str, str], flash: str) -> str:
-    """A full linker script for the harness on QEMU, the target's regions at their emulation addresses."""
-    from tinyc.backends.cmsis_nn.glue import STANDARD_SECTIONS, memory_block
+    from tinyc.backends.cmsis_nn.glue import STANDARD_SECTIONS
 
     regions, free = emulation_map(target)
     missing = sorted({r for r in used_sections.values() if r not in regions})
     if missing:
         raise ToolchainError(f"target {target.name} does not map region(s) {', '.join(missing)} onto the emulator", hint="add them to [emulation.regions] in the target file")
+    mems = qemu.memories(target, regions)
     if free is not None:
-        host, extra = "HOST_RAM", [("HOST_RAM", "rwx", free[0], free[1])]
-    else:  # no spare window: the harness shares the fastest RAM region (its reserved bytes)
-        host, extra = target.activation_regions()[0].name, []
-    lines = [f"/* QEMU {QEMU_MACHINE} run of a tinyc build for {target.name}: the target's regions at their emulation addresses. */"]
-    lines += memory_block(target, regions, extra)
-    lines += ["", "ENTRY(tinyc_reset_handler)", "", "SECTIONS", "{"]
-    lines.append(f"    .text : {{ KEEP(*(.vectors)) *(.text*) *(.rodata*) KEEP(*(.init)) KEEP(*(.fini)) . = ALIGN(4); }} > {flash}")
-    lines.append(f"    .ARM.extab : {{ *(.ARM.extab* .gnu.linkonce.armextab.*) }} > {flash}")
-    lines.append(f"    .ARM.exidx : {{ __exidx_start = .; *(.ARM.exidx* .gnu.linkonce.armexidx.*) __exidx_end = .; }} > {flash}")
-    for arr in ("preinit_array", "init_array", "fini_array"):
-        lines.append(f"    .{arr} : {{ PROVIDE_HIDDEN(__{arr}_start = .); KEEP(*(SORT(.{arr}.*))); KEEP(*(.{arr}*)); PROVIDE_HIDDEN(__{arr}_end = .); }} > {flash}")
-    for section, region in sorted(used_sections.items()):
-        if section in STANDARD_SECTIONS:
-            continue
-        kind = target.region(region).kind
-        noload = " (NOLOAD)" if kind is MemoryKind.RAM else ""
-        lines.append(f"    {section}{noload} : ALIGN(32) {{ KEEP(*({section})) KEEP(*({section}.*)) }} > {region}")
-    lines.append(f"    .data : ALIGN(4) {{ __data_start__ = .; *(.data*) . = ALIGN(4); __data_end__ = .; }} > {host} AT > {flash}")
-    lines.append("    __data_load__ = LOADADDR(.data);")
-    lines.append(f"    .bss (NOLOAD) : ALIGN(4) {{ __bss_start__ = .; *(.bss*) *(COMMON) . = ALIGN(4); __bss_end__ = .; }} > {host}")
-    lines.append("    . = ALIGN(8);")
-    lines.append("    end = .;")
-    lines.append("    __end__ = .;")
-    lines.append(f"    __stack_top__ = ORIGIN({host}) + LENGTH({host});")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+        host = "HOST_RAM"
+        mems.append(qemu.Memory(host, *free, True))
+    else:
+        host = target.activation_regions()[0].name
+    placements = [
+        qemu.Placement(section, region, load=target.region(region).kind is not MemoryKind.RAM)
+        for section, region in sorted(used_sections.items())
+        if section not in STANDARD_SECTIONS
+    ]
+    title = f"QEMU {qemu.MACHINE} run of a tinyc build for {target.name}: the target's regions at their emulation addresses."
+    return qemu.linker_script(mems, placements, code=flash or qemu.code_region(target, regions), ram=host, title=title)
 
 
 def build_qemu(build_dir: Path, work: Path, target: Target, *, opt: str = "-O2", extra: list[str] | None = None) -> Path:
@@ -326,27 +245,15 @@ def build_qemu(build_dir: Path, work: Path, target: Target, *, opt: str = "-O2",
     """
     info = BuildInfo.read(build_dir)
     runtime = runtime_dir()
-    startup = runtime / "platform" / "mps2_an500" / "startup.c"
-    if not startup.is_file():
-        raise ToolchainError(f"{startup} not found", hint="use a tinyc checkout whose runtime_c has platform/mps2_an500")
     sections = dict(json.loads((info.dir / "report.json").read_text()).get("sections", {}))
-    flash = next(r.name for r in target.regions if r.kind is MemoryKind.FLASH and r.name in target.weights)
     work.mkdir(parents=True, exist_ok=True)
     (work / "harness.c").write_text(harness_c(info))
-    (work / "qemu.ld").write_text(qemu_linker_script(target, sections, flash))
-    gcc = _tool("arm-none-eabi-gcc")
-    flags = [*C_FLAGS, *M7_FLAGS, opt, "-ffunction-sections", "-fdata-sections", *(extra or []), "-DTINYC_PROFILE", f"-I{info.dir}", f"-I{runtime / 'include'}"]
-    objdir = work / "obj"
-    objdir.mkdir(exist_ok=True)
-    objects = []
-    for src in [*_sources(info, runtime), str(work / "harness.c"), str(startup)]:
-        obj = objdir / (Path(src).stem + ".o")
-        _compile([gcc, *flags, "-c", src, "-o", str(obj)], f"Cortex-M7 build of {Path(src).name}")
-        objects.append(str(obj))
-    elf = work / "harness_m7.elf"
-    link = [gcc, *M7_FLAGS, *objects, "-T", str(work / "qemu.ld"), "-nostartfiles", "--specs=rdimon.specs", "-Wl,--gc-sections", f"-Wl,-Map={work / 'harness_m7.map'}", "-o", str(elf)]
-    _compile(link, "Cortex-M7 link")
-    return elf
+    (work / "qemu.ld").write_text(qemu_linker_script(target, sections))
+    flags = [opt, "-ffunction-sections", "-fdata-sections", *(extra or []), "-DTINYC_PROFILE"]
+    return qemu.build_firmware(
+        [*_sources(info, runtime), work / "harness.c"], work / "qemu.ld", work / "harness_m7.elf",
+        include_dirs=[info.dir, runtime / "include"], flags=flags, map_file=work / "harness_m7.map",
+    )  # fmt: skip
 
 
 def size_breakdown(map_file: Path, prefix: str, runtime_objects: list[str]) -> dict[str, int]:
@@ -410,27 +317,24 @@ def run_harness(
     """Run a built harness on int8 inputs ``xs`` (each [N, *shape]) and optional float inputs."""
     n = _write_inputs(info, work, xs, float_xs)
     if on == "qemu":
-        cmd = [
-            _tool("qemu-system-arm"), "-M", QEMU_MACHINE, "-nographic", "-monitor", "none", "-serial", "none",
-            "-icount", "shift=0,sleep=off", "-semihosting-config", "enable=on,target=native", "-kernel", str(exe),
-        ]  # fmt: skip
+        stdout = qemu.run_firmware(exe, cwd=work, timeout=timeout).stdout
     else:
-        cmd = [str(exe)]
-    try:
-        proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise ToolchainError(f"the {on} run did not finish within {timeout:.0f} s", hint="a hung guest (fault loop) or a very slow model") from None
-    if proc.returncode != 0:
-        raise ToolchainError(f"the {on} run failed with exit status {proc.returncode}:\n{(proc.stdout + proc.stderr).strip()[-3000:]}")
+        try:
+            proc = subprocess.run([str(exe)], cwd=work, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise ToolchainError(f"the host run did not finish within {timeout:.0f} s", hint="a hung program or a very slow model") from None
+        if proc.returncode != 0:
+            raise ToolchainError(f"the host run failed with exit status {proc.returncode}:\n{(proc.stdout + proc.stderr).strip()[-3000:]}")
+        stdout = proc.stdout
     res = RunResult([], None, on=on)
-    for line in proc.stdout.splitlines():
+    for line in stdout.splitlines():
         parts = line.split()
         if parts[:1] == ["run"]:
             res.ticks.append(int(parts[3]))
         elif parts[:1] == ["layer"]:
             res.layer_ticks[int(parts[1])] = int(parts[2])
     if len(res.ticks) != n:
-        raise ToolchainError(f"the {on} run processed {len(res.ticks)} of {n} samples:\n{proc.stdout[-2000:]}")
+        raise ToolchainError(f"the {on} run processed {len(res.ticks)} of {n} samples:\n{stdout[-2000:]}")
     raw = np.frombuffer((work / "tinyc_out.bin").read_bytes(), dtype=np.int8)
     res.outputs = _split(raw, info, n)
     if float_xs is not None:

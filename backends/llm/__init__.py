@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tinyc.backends import runtime_dir as find_runtime
 from tinyc.backends.llm.emit_model import emit_header, emit_source
 from tinyc.backends.llm.emit_weights import emit_weights_header, emit_weights_source, weights_section
 from tinyc.backends.llm.lowered import Lowered, lower
@@ -29,14 +30,8 @@ RUNTIME_FILES = ("tinyc_llm.h", "tinyc_llm.c")
 
 
 def runtime_dir() -> Path:
-    """The folder of tinyc's C runtime (installed package data or the repository's ``runtime_c``)."""
-    import tinyc
-
-    pkg = Path(tinyc.__file__).resolve().parent
-    for cand in (pkg / "runtime_c", pkg.parent / "runtime_c"):
-        if (cand / "llm" / "tinyc_llm.c").is_file():
-            return cand
-    raise TinycError("tinyc's C runtime (runtime_c/llm) is missing from this installation", hint="reinstall tinyc")
+    """The folder of tinyc's C runtime with the decoder kernels (``runtime_c/llm``)."""
+    return find_runtime("llm/tinyc_llm.c")
 
 
 @dataclass

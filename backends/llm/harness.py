@@ -1,4 +1,4 @@
-"""Programs around a generated decoder: the host runner's ``main`` and its gcc build.
+"""Programs around a generated decoder: the host runner's ``main`` and its gcc build, the QEMU firmware's.
 
 The host program takes ``PROMPT STEPS TEMPERATURE TOPP SEED MODE`` (MODE
 ``text`` or ``ids``) and streams the story (or the ids, space-separated) to
@@ -221,30 +221,53 @@ def qemu_main(name: str, prompt: str, steps: int, temperature: float, topp: floa
     )
 
 
+def qemu_linker_script(gen, target) -> str:  # type: ignore[no-untyped-def]
+    """The decoder's sections at the target regions' emulation addresses; the program's own RAM in the largest free window."""
+    from tinyc.backends import qemu
+    from tinyc.backends.llm.emit_weights import weights_section
+    from tinyc.errors import TargetError
+
+    sections = gen.sections()
+    regions, hole = qemu.emulation_map(target, min_free=64 << 10)
+    missing = sorted(set(sections.values()) - set(regions))
+    if missing:
+        raise TargetError(f"target {target.name!r} gives no emulation address for region(s) {', '.join(missing)}",
+                          hint="add them to [emulation.regions]")  # fmt: skip
+    if hole is None:
+        raise TargetError(f"no RAM left on {qemu.MACHINE} for the stack, heap and .data once the target's regions are mapped")
+    for region in gen.plan.used:
+        need = gen.plan.total(region)
+        if region in regions and need > regions[region][1]:
+            raise ToolchainError(
+                f"region {region} needs {need:,} B but the emulated board maps only {regions[region][1]:,} B for it",
+                where=f"target {target.name!r} on {qemu.MACHINE}",
+                hint="use an int8 KV cache, a smaller model, or move buffers with the *_region options",
+            )
+    # RAM-resident weights are initialised data: QEMU loads them where the application would copy them
+    ram_weights = {weights_section(r) for r in gen.plan.regions.values() if r.kind.value == "ram"}
+    kinds = {r.name: r.kind.value for r in target.regions}
+    placements, bss = [], "SYS"
+    for sec, region in sorted(sections.items()):
+        if sec in (".rodata", ".text"):
+            continue  # with the code
+        if sec in (".bss", ".data"):
+            bss = region
+            continue
+        placements.append(qemu.Placement(sec, region, load=sec in ram_weights or kinds[region] == "flash", align=16))
+    mems = [*qemu.memories(target, regions), qemu.Memory("SYS", *hole, True)]
+    return qemu.linker_script(mems, placements, code=qemu.code_region(target, regions), ram="SYS", bss=bss)
+
+
 def build_qemu(gen, target, workdir: Path, prompt: str, steps: int, temperature: float = 0.0, topp: float = 0.9,  # type: ignore[no-untyped-def]
                seed: int = 42, ids: bool = False) -> Path:  # fmt: skip
     """Write the generated decoder, a QEMU main and a linker script for ``target`` into ``workdir``; build the ELF."""
+    from tinyc.backends import qemu
     from tinyc.backends.llm import write_generated
-    from tinyc.backends.llm.emit_weights import weights_section
-    from tinyc.backends.llm.qemu import build_firmware, linker_script, map_regions
 
     src = workdir / "src"
     write_generated(gen, src)
     (src / "main_qemu.c").write_text(qemu_main(gen.name, prompt, steps, temperature, topp, seed, ids), encoding="utf-8")
-    sections = gen.sections()
-    mapped, hole = map_regions(target, sections)
-    room = {m.name: m.length for m in mapped}
-    for region in gen.plan.used:
-        need = gen.plan.total(region)
-        if region in room and need > room[region]:
-            from tinyc.errors import ToolchainError
-
-            raise ToolchainError(
-                f"region {region} needs {need:,} B but the emulated board maps only {room[region]:,} B for it",
-                where=f"target {target.name!r} on mps2-an500",
-                hint="use an int8 KV cache, a smaller model, or move buffers with the *_region options",
-            )
-    ram_weights = {weights_section(r) for r in gen.plan.regions.values() if r.kind.value == "ram"}
-    script = linker_script(mapped, hole, sections, ram_weights)
+    script = workdir / f"{gen.name}.ld"
+    script.write_text(qemu_linker_script(gen, target), encoding="utf-8")
     sources = [src / "main_qemu.c", src / f"{gen.name}.c", src / f"{gen.name}_weights.c", src / "tinyc_llm.c"]
-    return build_firmware(sources, [src], script, workdir / f"{gen.name}.elf")
+    return qemu.build_firmware(sources, script, workdir / f"{gen.name}.elf", include_dirs=[src])

@@ -279,7 +279,7 @@ def run_llm_qemu(
 
     from tinyc.backends.llm import generate_c
     from tinyc.backends.llm.harness import build_qemu
-    from tinyc.backends.llm.qemu import run_firmware
+    from tinyc.backends.qemu import run_firmware
     from tinyc.driver import resolve_target
 
     m = load_decoder(model_path)

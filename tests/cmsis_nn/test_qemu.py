@@ -9,7 +9,8 @@ import pytest
 from cmsis_graphs import cnn, mlp, wide
 from cmsis_helpers import check_against_oracle, needs_qemu, samples
 
-from tinyc.backends.cmsis_nn.harness import BuildInfo, build_qemu, emulation_map, qemu_linker_script, run_harness
+from tinyc.backends.cmsis_nn.harness import BuildInfo, build_qemu, qemu_linker_script, run_harness
+from tinyc.backends.qemu import emulation_map
 from tinyc.targets import load_target
 
 pytestmark = needs_qemu

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from harness import RUNTIME, runtime_sources
 
+from tinyc.backends import qemu
+
 ARM_GCC = shutil.which("arm-none-eabi-gcc")
-M7_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-mcpu=cortex-m7", "-mfpu=fpv5-d16", "-mfloat-abi=hard", "-mthumb", "-O2"]
+M7_FLAGS = [*qemu.C_FLAGS, *qemu.M7_FLAGS, "-O2"]
 needs_arm_gcc = pytest.mark.skipif(ARM_GCC is None, reason="arm-none-eabi-gcc not installed (apt-get install gcc-arm-none-eabi)")
 
 
@@ -95,3 +97,9 @@ def test_cmake_target_and_cmsis_nn_switch(tmp_path: Path) -> None:
     _run(["cmake", "--build", str(tmp_path / "b2")])
     bad = subprocess.run(["cmake", "-S", str(RUNTIME), "-B", str(tmp_path / "b3"), f"-DTINYC_CMSIS_NN_DIR={tmp_path / 'missing'}"], capture_output=True, text=True)
     assert bad.returncode != 0 and "point it at the root of a CMSIS-NN checkout" in bad.stderr
+
+
+def test_board_linker_script_is_the_one_tinyc_writes() -> None:
+    """platform/mps2_an500/mps2_an500.ld is tinyc.backends.qemu's writer on the plain board (regenerate it from there)."""
+    shipped = (RUNTIME / "platform" / "mps2_an500" / "mps2_an500.ld").read_text()
+    assert shipped == qemu.board_linker_script()

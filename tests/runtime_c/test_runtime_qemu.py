@@ -16,6 +16,8 @@ import pytest
 from cases import ALL_GENERATORS
 from harness import HARNESS_SRC, RUNTIME, Batch, run, runtime_sources
 
+from tinyc.backends import qemu
+
 ARM_GCC = shutil.which("arm-none-eabi-gcc")
 QEMU = shutil.which("qemu-system-arm")
 PLATFORM = RUNTIME / "platform" / "mps2_an500"
@@ -34,14 +36,8 @@ def m7_harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("m7") / "harness.elf"
     cmd = [
         ARM_GCC,
-        "-std=c99",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-mcpu=cortex-m7",
-        "-mfpu=fpv5-d16",
-        "-mfloat-abi=hard",
-        "-mthumb",
+        *qemu.C_FLAGS,
+        *qemu.M7_FLAGS,
         "-O2",
         f"-I{RUNTIME / 'include'}",
         *map(str, runtime_sources()),

@@ -6,9 +6,11 @@
  * semihosting, and its return value becomes QEMU's exit status. Run with
  *   qemu-system-arm -M mps2-an500 -nographic -semihosting-config enable=on,target=native \
  *       -monitor none -serial none -kernel prog.elf
- * Faults end the run with exit status 3. SPDX-License-Identifier: Apache-2.0
+ * A fault prints the fault status registers to stderr and ends the run with
+ * exit status 3. Instruction counts: tinyc_qemu.h. SPDX-License-Identifier: Apache-2.0
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 extern int main(int argc, char **argv);
@@ -64,6 +66,9 @@ void tinyc_reset_handler(void)
 
 void tinyc_fault_handler(void)
 {
+    const uint32_t cfsr = *(volatile uint32_t *)0xE000ED28u;
+    const uint32_t hfsr = *(volatile uint32_t *)0xE000ED2Cu;
+    fprintf(stderr, "tinyc-qemu: fault (CFSR=0x%08lx HFSR=0x%08lx)\n", (unsigned long)cfsr, (unsigned long)hfsr);
     _Exit(3);
 }
 
