@@ -24,24 +24,14 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper, numpy_helper
 
 from tinyc.errors import UnsupportedOpError
+from tinyc.export.onnx_writer import ONNX_TYPES
 from tinyc.ir.core import Graph, Node, Value
 from tinyc.ir.dtypes import DType
 from tinyc.ir.types import QuantParams
 
-ONNX_TYPES = {
-    DType.F32: TensorProto.FLOAT,
-    DType.F16: TensorProto.FLOAT16,
-    DType.F64: TensorProto.DOUBLE,
-    DType.I8: TensorProto.INT8,
-    DType.U8: TensorProto.UINT8,
-    DType.I16: TensorProto.INT16,
-    DType.I32: TensorProto.INT32,
-    DType.I64: TensorProto.INT64,
-    DType.BOOL: TensorProto.BOOL,
-}
 TO_NCHW = (0, 3, 1, 2)
 TO_NHWC = (0, 2, 3, 1)
 
