@@ -113,6 +113,16 @@ typedef struct
     cmsis_nn_activation activation;
 } cmsis_nn_fc_params;
 
+/**
+ * Bias of an s16 convolution: int64_t values, or int32_t ones when is_int32_bias
+ * (CMSIS-NN v6+; TFLite's 16x8 bias is int64).
+ */
+typedef struct
+{
+    const void *data;
+    const bool is_int32_bias;
+} cmsis_nn_bias_data;
+
 /** Per-tensor scaling of a pair (multiplier, shift). */
 typedef struct
 {
