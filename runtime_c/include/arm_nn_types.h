@@ -123,6 +123,13 @@ typedef struct
     const bool is_int32_bias;
 } cmsis_nn_bias_data;
 
+/** Transpose parameters: output axis i is input axis permutations[i]; num_dims in [1, 4]. */
+typedef struct
+{
+    const int32_t num_dims;
+    const uint32_t *permutations;
+} cmsis_nn_transpose_params;
+
 /** Per-tensor scaling of a pair (multiplier, shift). */
 typedef struct
 {
