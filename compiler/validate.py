@@ -59,6 +59,7 @@ class ValidationReport:
     flash_constants_bytes: int = 0
     compile_seconds: float = 0.0
     calibration: str = ""
+    quantize: str = "int8"  # the scheme: int8, or int16x8 (int16 activations, int8 weights)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -81,11 +82,11 @@ class ValidationReport:
 
     def text(self) -> str:
         where = "host (gcc)" if self.on == "host" else "emulated Cortex-M7 (QEMU mps2-an500)"
-        lines = [f"tinyc validate: {self.model} for {self.target} on {where}, {self.samples} sample(s)"]
+        lines = [f"tinyc validate: {self.model} ({self.quantize}) for {self.target} on {where}, {self.samples} sample(s)"]
         if self.calibration:
             lines.append(f"  calibration: {self.calibration}")
         lines.append(f"  RAM {self.ram_bytes:,} B (arenas), flash {self.flash_constants_bytes:,} B of weights and tables; compiled in {self.compile_seconds:.2f} s")
-        exact = "bit-exact" if self.ok else f"MISMATCH: {self.int8_mismatches} int8 and {self.float_mismatches} float element(s) differ (max {self.max_lsb} LSB)"
+        exact = "bit-exact" if self.ok else f"MISMATCH: {self.int8_mismatches} integer and {self.float_mismatches} float element(s) differ (max {self.max_lsb} LSB)"
         lines.append(f"  vs tinyc integer reference: {exact}")
         if self.max_abs_error is not None:
             parts = [f"max |error| {self.max_abs_error:.4g}", f"cosine {self.cosine:.6f}"]
@@ -155,9 +156,11 @@ def read_samples(source: str | Path | np.ndarray | Mapping[str, np.ndarray], inp
     return out
 
 
-def quantize_like_onnx(x: np.ndarray, scale: float, zero_point: int) -> np.ndarray:
-    """QuantizeLinear to int8: round half to even of x / scale (float32), plus the zero point, saturated."""
+def quantize_like_onnx(x: np.ndarray, scale: float, zero_point: int, dtype: str = "i8") -> np.ndarray:
+    """QuantizeLinear to int8 (``dtype`` "i16": int16): round half to even of x / scale (float32), plus the zero point, saturated."""
     q = np.rint(x.astype(np.float32) / np.float32(scale)).astype(np.float64) + zero_point
+    if dtype == "i16":
+        return np.clip(q, -32768, 32767).astype(np.int16)
     return np.clip(q, -128, 127).astype(np.int8)
 
 
@@ -220,7 +223,7 @@ def run_build(build_dir: str | Path, float_samples: Sequence[np.ndarray], *, on:
     if len(float_samples) != len(info.inputs):
         raise InputError(f"{len(float_samples)} input array(s) given, the model takes {len(info.inputs)}")
     fxs = [_stack_samples(np.asarray(x, np.float32), tuple(p["shape"]), p["name"]) for x, p in zip(float_samples, info.inputs)]
-    xs = [quantize_like_onnx(x, p["scale"], p["zero_point"]) for x, p in zip(fxs, info.inputs)]
+    xs = [quantize_like_onnx(x, p["scale"], p["zero_point"], p.get("dtype", "i8")) for x, p in zip(fxs, info.inputs)]
     with tempfile.TemporaryDirectory(prefix="tinyc-run-") as tmp:
         wdir = work or Path(tmp)
         if on == "qemu":
@@ -253,11 +256,11 @@ def run_on_target(build_dir: str | Path, xs: np.ndarray | Sequence[np.ndarray], 
 # -- validate -------------------------------------------------------------------------------------------
 
 
-def _compile_options(target: Any, calib: Any) -> Any:
-    """Compile options for ``target`` (a name, a .toml path or a Target), quantizing to int8 with ``calib``."""
+def _compile_options(target: Any, calib: Any, quantize: str = "int8") -> Any:
+    """Compile options for ``target`` (a name, a .toml path or a Target), quantizing (int8 or int16x8) with ``calib``."""
     from tinyc.driver import CompileOptions
 
-    return CompileOptions(target=target, quantize="int8", calib=calib)
+    return CompileOptions(target=target, quantize=quantize, calib=calib)
 
 
 def validate(
@@ -272,6 +275,7 @@ def validate(
     input_shapes: Mapping[str, tuple[int, ...]] | None = None,
     seed: int = 0,
     sanitize: bool = False,
+    quantize: str = "int8",
 ) -> ValidationReport:
     """Compile ``model`` for ``target``, run it ``on`` the host or QEMU, compare (see the module doc)."""
     import tinyc
@@ -301,20 +305,20 @@ def validate(
     with tempfile.TemporaryDirectory(prefix="tinyc-validate-") as tmp:
         build = Path(output_dir) if output_dir is not None else Path(tmp) / "build"
         t0 = time.perf_counter()
-        art = compile_model(m, output_dir=build, options=_compile_options(target, calib))
+        art = compile_model(m, output_dir=build, options=_compile_options(target, calib, quantize))
         compile_s = time.perf_counter() - t0
         rep = art.report
-        graph = m.graph  # the int8 graph the C implements
+        graph = m.graph  # the integer graph the C implements
         in_ports, out_ports = rep["inputs"], rep["outputs"]
         fxs = [data[p["name"]] if p["name"] in data else data[ins[i][0]] for i, p in enumerate(in_ports)]
-        xs = [quantize_like_onnx(x, p["scale"], p["zero_point"]) for x, p in zip(fxs, in_ports)]
+        xs = [quantize_like_onnx(x, p["scale"], p["zero_point"], p.get("dtype", "i8")) for x, p in zip(fxs, in_ports)]
         res = run_build(build, fxs, on=on, target=target, work=Path(tmp) / "work", sanitize=sanitize)
         want = [np.zeros_like(o) for o in res.outputs]
         for k in range(count):
             outs = run_graph(graph, {v.name: x[k] for v, x in zip(graph.inputs, xs)})
             for o, v in enumerate(graph.outputs):
                 want[o][k] = outs[v.name]
-        report = ValidationReport(str(path.name), rep["target"], on, count, build, calibration=calib_note, layers=rep["layers"])
+        report = ValidationReport(str(path.name), rep["target"], on, count, build, calibration=calib_note, layers=rep["layers"], quantize=quantize)
         report.compile_seconds = compile_s
         report.ram_bytes = rep["totals"]["ram_bytes"]
         report.flash_constants_bytes = rep["totals"]["flash_constants_bytes"]
@@ -356,6 +360,7 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--input", help=".npy (one input) or .npz by input name: samples [N, ...]")
     g.add_argument("--random", type=int, metavar="N", help="N random normal samples (default 8)")
     p.add_argument("--calib", help="calibration samples (.npy/.npz); default: the validation samples")
+    p.add_argument("--quantize", choices=["int8", "int16x8"], default="int8", help="quantization scheme (default int8; int16x8: int16 activations, int8 weights)")
     p.add_argument("--input-shape", action="append", metavar="NAME=DIMS", help="fix an input's shape, e.g. input_1=1x49x10x1")
     p.add_argument("-o", "--output", help="keep the build folder here")
     p.add_argument("--seed", type=int, default=0, help="seed of --random")
@@ -378,7 +383,7 @@ def cmd_validate(args: Any) -> int:
         shapes = {m.graph.inputs[0].name: shapes.pop("")}
     report = validate(
         args.model, target=args.target, on=args.on, inputs=args.input, random=args.random, calib=args.calib,
-        output_dir=args.output, input_shapes=shapes, seed=args.seed, sanitize=args.sanitize,
+        output_dir=args.output, input_shapes=shapes, seed=args.seed, sanitize=args.sanitize, quantize=args.quantize,
     )  # fmt: skip
     sys.stdout.write((json.dumps(report.to_json(), indent=2) if args.json else report.text()) + "\n")
     return 0 if report.ok else 1

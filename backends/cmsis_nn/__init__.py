@@ -1,8 +1,9 @@
-"""The CMSIS-NN backend: int8 C for Cortex-M (``stm32h7``, ``cortex-m7``, ...).
+"""The CMSIS-NN backend: int8 (or int16x8) C for Cortex-M (``stm32h7``, ``cortex-m7``, ...).
 
 Pipeline: the MCU lowering (NHWC kernel ops, fused activations), int8
-quantization, then the I/O boundary (the C takes int8 tensors; float
-wrappers quantize in C). ``write`` plans memory with each kernel's scratch,
+quantization (or int16x8: int16 activations, int8 weights, the s16 kernels of
+``layers_s16``), then the I/O boundary (the C takes int8 / int16 tensors;
+float wrappers quantize in C). ``write`` plans memory with each kernel's scratch,
 lowers every node to one CMSIS-NN call and writes:
 
 - ``<name>.h``, ``<name>.c``, ``<name>_weights.c``, ``<name>_data.h``: the model;
@@ -20,6 +21,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from tinyc.backends import BackendContext
+from tinyc.backends.cmsis_nn import layers_s16
 from tinyc.backends.cmsis_nn.banding import BandPlan, plan_banded
 from tinyc.backends.cmsis_nn.codegen import CodeGen, Generated
 from tinyc.backends.cmsis_nn.glue import cmake_file, linker_snippet, makefile_fragment, runtime_dir
@@ -32,9 +34,10 @@ from tinyc.passes.manager import Pass, PassResult
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BACKEND", "CmsisNnBackend", "SUPPORTED_OPS", "generate", "is_int8_graph", "plan_for", "quant_options"]
+__all__ = ["BACKEND", "CmsisNnBackend", "SUPPORTED_OPS", "SUPPORTED_OPS_S16", "generate", "is_int8_graph", "plan_for", "quant_options"]
 
-SUPPORTED_OPS = tuple(sorted(EMITTERS))
+SUPPORTED_OPS = tuple(sorted(EMITTERS))  # int8
+SUPPORTED_OPS_S16 = tuple(sorted(layers_s16.EMITTERS_S16))  # int16x8 (int16 activations, int8 weights)
 
 _BOUNDARY_OPS = ("QuantizeLinear", "DequantizeLinear")
 
@@ -74,10 +77,10 @@ def quant_options(options: Any) -> Any:
         opts = options.quant_options()
     else:
         opts = QuantOptions(scheme=q or "int8", observer=getattr(options, "observer", "minmax"), int_io=bool(getattr(options, "int_io", False)))
-    if opts.scheme != "int8":
+    if opts.scheme not in ("int8", "int16x8"):
         raise QuantizationError(
-            f"the cmsis_nn backend runs int8 models; quantization scheme {opts.scheme!r} is not supported",
-            hint="compile with --quantize int8 (the default for this target)",
+            f"the cmsis_nn backend runs int8 and int16x8 models; quantization scheme {opts.scheme!r} is not supported",
+            hint="compile with --quantize int8 (the default for this target) or --quantize int16x8",
         )
     return opts
 

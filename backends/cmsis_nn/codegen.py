@@ -58,6 +58,11 @@ class IOPort:
     def size(self) -> int:
         return self.value.type.numel
 
+    @property
+    def ctype(self) -> str:
+        """C element type: ``int8_t``, or ``int16_t`` for int16x8 models."""
+        return self.value.type.dtype.c_type
+
 
 @dataclass
 class Arena:
@@ -79,6 +84,23 @@ class Generated:
     outputs: list[IOPort]
     helpers: list[str] = field(default_factory=list)
 
+    @property
+    def io_ctype(self) -> str:
+        """The element type every input and output shares (``void`` when they differ)."""
+        kinds = {port.ctype for port in (*self.inputs, *self.outputs)}
+        return kinds.pop() if len(kinds) == 1 else "void"
+
+    @property
+    def has_s16_io(self) -> bool:
+        return any(port.ctype == "int16_t" for port in (*self.inputs, *self.outputs))
+
+    @property
+    def scheme(self) -> str:
+        return "int16x8" if self.has_s16_io else "int8"
+
+
+IO_DTYPES = (DType.I8, DType.I16)
+
 
 class CodeGen:
     """Builds the C sources for one graph and memory plan (implements ``layers.LowerCtx``)."""
@@ -94,7 +116,7 @@ class CodeGen:
         self.PREFIX = self.prefix.upper()
         self.source = source
         self.version = version
-        self.names = Names(reserved=[f"{self.prefix}_{s}" for s in ("init", "run", "run_float", "invoke", "input", "output", "quantize", "dequantize", "status")])
+        self.names = Names(reserved=[f"{self.prefix}_{s}" for s in ("init", "run", "run_float", "invoke", "input", "output", "quantize", "dequantize", "quantize_s16", "dequantize_s16", "status")])
         self.macros = Names()
         self.arrays: list[ConstArray] = []
         self._array_of: dict[Value, ConstArray] = {}
@@ -231,8 +253,8 @@ class CodeGen:
 
     def _port(self, index: int, v: Value) -> IOPort:
         t = v.type
-        if t.dtype is not DType.I8 or t.quant is None or not t.quant.is_per_tensor:
-            raise UnsupportedOpError(f"model input/output {v.name!r} is {t}; the cmsis_nn backend takes and returns int8 per-tensor tensors", hint="quantize the model first")
+        if t.dtype not in IO_DTYPES or t.quant is None or not t.quant.is_per_tensor:
+            raise UnsupportedOpError(f"model input/output {v.name!r} is {t}; the cmsis_nn backend takes and returns int8 (or int16, int16x8) per-tensor tensors", hint="quantize the model first")
         return IOPort(index, v, v.name, self.buf(v), t.quant.scale[0], t.quant.zero_point[0])
 
     def _banner_lines(self, what: str) -> list[str]:
@@ -248,14 +270,14 @@ class CodeGen:
         e = Emitter()
         e.comment(
             "\n".join(
-                self._banner_lines(f"{p}.h: the C API of the {p} model (int8, CMSIS-NN kernels).")
+                self._banner_lines(f"{p}.h: the C API of the {p} model ({gen.scheme}, CMSIS-NN kernels).")
                 + [
                     "",
                     "Usage:",
                     f"    if ({p}_init() != {P}_OK) {{ ... }}        once, before the first inference",
-                    f"    {p}_run(in, out);                           int8 in, int8 out (one pointer per input/output)",
+                    f"    {p}_run(in, out);                           {gen.io_ctype if gen.io_ctype != 'void' else 'integer'} in and out (one pointer per input/output)",
                     f"    {p}_run_float(x, y);                        float in/out: quantizes and dequantizes for you",
-                    f"    memcpy({p}_input(0), in, {P}_IN0_SIZE); {p}_invoke();   zero-copy alternative",
+                    f"    memcpy({p}_input(0), in, {P}_IN0_BYTES); {p}_invoke();  zero-copy alternative",
                     "",
                     "Reentrancy: there is one instance of the model. Activations and scratch live in",
                     f"static arenas ({p}_weights.c), so these functions are not reentrant: do not run",
@@ -275,7 +297,7 @@ class CodeGen:
         e.line(f"#define {P}_ERR_SCRATCH (-2)          /* the linked CMSIS-NN needs more scratch than tinyc planned */")
         e.line(f"#define {P}_ERR_KERNEL_BASE (-100)    /* a kernel failed: {P}_ERR_KERNEL_BASE - layer index */")
         e.line(f"#define {P}_FAILED_LAYER(status) ((int32_t)({P}_ERR_KERNEL_BASE - (status)))")
-        e.banner("Inputs and outputs (int8, per-tensor affine: real = scale * (q - zero_point))")
+        e.banner(f"Inputs and outputs ({'int16' if gen.io_ctype == 'int16_t' else 'int8' if gen.io_ctype == 'int8_t' else 'int8 / int16'}, per-tensor affine: real = scale * (q - zero_point))")
         e.line(f"#define {P}_NUM_INPUTS {len(gen.inputs)}")
         e.line(f"#define {P}_NUM_OUTPUTS {len(gen.outputs)}")
         for kind, ports in (("IN", gen.inputs), ("OUT", gen.outputs)):
@@ -288,6 +310,8 @@ class CodeGen:
                 e.line(f"#define {m}_RANK {t.rank}")
                 e.line(f"#define {m}_SHAPE {{{', '.join(str(d) for d in t.shape)}}}")
                 e.line(f"#define {m}_SIZE {port.size}")
+                e.line(f"#define {m}_TYPE {port.ctype}")
+                e.line(f"#define {m}_BYTES {port.size * port.value.type.dtype.itemsize}")
                 e.line(f"#define {m}_SCALE {c_float(port.scale)}")
                 e.line(f"#define {m}_ZERO_POINT ({port.zero_point})")
         e.banner("Model figures")
@@ -300,22 +324,25 @@ class CodeGen:
         e.line(f"/* Check the linked kernels against the plan and copy RAM-resident weights. {P}_OK or {P}_ERR_SCRATCH. */")
         e.line(f"{p}_status {p}_init(void);")
         e.blank()
-        args = ", ".join([f"const int8_t *in{i.index}" for i in gen.inputs] + [f"int8_t *out{o.index}" for o in gen.outputs])
-        e.line(f"/* One inference on int8 tensors ({P}_INn_SIZE / {P}_OUTn_SIZE bytes each). */")
+        args = ", ".join([f"const {i.ctype} *in{i.index}" for i in gen.inputs] + [f"{o.ctype} *out{o.index}" for o in gen.outputs])
+        e.line(f"/* One inference on integer tensors ({P}_INn_TYPE / {P}_OUTn_TYPE, {P}_INn_SIZE / {P}_OUTn_SIZE values each). */")
         e.line(f"{p}_status {p}_run({args});")
         e.blank()
         fargs = ", ".join([f"const float *in{i.index}" for i in gen.inputs] + [f"float *out{o.index}" for o in gen.outputs])
         e.line("/* One inference on float tensors: quantizes the inputs, runs, dequantizes the outputs. */")
         e.line(f"{p}_status {p}_run_float({fargs});")
         e.blank()
-        e.line("/* Zero-copy use: write the int8 inputs in place, invoke, read the outputs in place. */")
-        e.line(f"int8_t *{p}_input(int32_t index);")
-        e.line(f"const int8_t *{p}_output(int32_t index);")
+        e.line("/* Zero-copy use: write the integer inputs in place, invoke, read the outputs in place. */")
+        e.line(f"{gen.io_ctype} *{p}_input(int32_t index);")
+        e.line(f"const {gen.io_ctype} *{p}_output(int32_t index);")
         e.line(f"{p}_status {p}_invoke(void);")
         e.blank()
         e.line("/* real -> int8 as ONNX QuantizeLinear (round half to even, saturate); int8 -> real. */")
         e.line(f"void {p}_quantize(const float *x, int8_t *q, int32_t n, float scale, int32_t zero_point);")
         e.line(f"void {p}_dequantize(const int8_t *q, float *x, int32_t n, float scale, int32_t zero_point);")
+        if gen.has_s16_io:
+            e.line(f"void {p}_quantize_s16(const float *x, int16_t *q, int32_t n, float scale, int32_t zero_point);")
+            e.line(f"void {p}_dequantize_s16(const int16_t *q, float *x, int32_t n, float scale, int32_t zero_point);")
         e.blank()
         e.line("#ifdef __cplusplus").line("}").line("#endif").blank()
         e.line(f"#endif /* {guard} */")
@@ -408,7 +435,7 @@ class CodeGen:
         e.line(f'#include "{p}.h"').line(f'#include "{p}_data.h"').blank()
         e.line("#include <stddef.h>").line("#include <string.h>").blank()
         e.line('#include "arm_nnfunctions.h"')
-        if "requantize" in gen.helpers:
+        if any(h.startswith("requantize") for h in gen.helpers):
             e.line('#include "arm_nnsupportfunctions.h"')
         e.blank()
         e.comment(
@@ -477,29 +504,29 @@ class CodeGen:
                 e.line(f"if ({c}) return {P}_ERR_SCRATCH; /* layer {layer.index} */")
             e.line(f"return {P}_OK;")
         e.blank()
-        with e.block(f"int8_t *{p}_input(int32_t index)"):
+        with e.block(f"{gen.io_ctype} *{p}_input(int32_t index)"):
             with e.block("switch (index)"):
                 for port in gen.inputs:
-                    e.line(f"case {port.index}: return {port.buf};")
+                    e.line(f"case {port.index}: return {self._as(port, gen.io_ctype)};")
                 e.line("default: return NULL;")
         e.blank()
-        with e.block(f"const int8_t *{p}_output(int32_t index)"):
+        with e.block(f"const {gen.io_ctype} *{p}_output(int32_t index)"):
             with e.block("switch (index)"):
                 for port in gen.outputs:
-                    e.line(f"case {port.index}: return {port.buf};")
+                    e.line(f"case {port.index}: return {self._as(port, gen.io_ctype)};")
                 e.line("default: return NULL;")
         e.blank()
-        args = ", ".join([f"const int8_t *in{i.index}" for i in gen.inputs] + [f"int8_t *out{o.index}" for o in gen.outputs])
+        args = ", ".join([f"const {i.ctype} *in{i.index}" for i in gen.inputs] + [f"{o.ctype} *out{o.index}" for o in gen.outputs])
         with e.block(f"{p}_status {p}_run({args})"):
             ptrs = [f"in{i.index} == NULL" for i in gen.inputs] + [f"out{o.index} == NULL" for o in gen.outputs]
             if ptrs:
                 e.line(f"if ({' || '.join(ptrs)}) return {P}_ERR_ARG;")
             for port in gen.inputs:
-                e.line(f"memcpy({port.buf}, in{port.index}, {P}_IN{port.index}_SIZE);")
+                e.line(f"memcpy({port.buf}, in{port.index}, {P}_IN{port.index}_BYTES);")
             e.line(f"{p}_status status = {p}_invoke();")
             e.line(f"if (status != {P}_OK) return status;")
             for port in gen.outputs:
-                e.line(f"memcpy(out{port.index}, {port.buf}, {P}_OUT{port.index}_SIZE);")
+                e.line(f"memcpy(out{port.index}, {port.buf}, {P}_OUT{port.index}_BYTES);")
             e.line(f"return {P}_OK;")
         e.blank()
         fargs = ", ".join([f"const float *in{i.index}" for i in gen.inputs] + [f"float *out{o.index}" for o in gen.outputs])
@@ -509,12 +536,12 @@ class CodeGen:
                 e.line(f"if ({' || '.join(ptrs)}) return {P}_ERR_ARG;")
             for port in gen.inputs:
                 m = f"{P}_IN{port.index}"
-                e.line(f"{p}_quantize(in{port.index}, {port.buf}, {m}_SIZE, {m}_SCALE, {m}_ZERO_POINT);")
+                e.line(f"{p}_quantize{self._sfx(port)}(in{port.index}, {self._as(port, port.ctype)}, {m}_SIZE, {m}_SCALE, {m}_ZERO_POINT);")
             e.line(f"{p}_status status = {p}_invoke();")
             e.line(f"if (status != {P}_OK) return status;")
             for port in gen.outputs:
                 m = f"{P}_OUT{port.index}"
-                e.line(f"{p}_dequantize({port.buf}, out{port.index}, {m}_SIZE, {m}_SCALE, {m}_ZERO_POINT);")
+                e.line(f"{p}_dequantize{self._sfx(port)}({self._as(port, port.ctype)}, out{port.index}, {m}_SIZE, {m}_SCALE, {m}_ZERO_POINT);")
             e.line(f"return {P}_OK;")
         e.blank()
         with e.block(f"void {p}_quantize(const float *x, int8_t *q, int32_t n, float scale, int32_t zero_point)"):
@@ -529,6 +556,29 @@ class CodeGen:
         with e.block(f"void {p}_dequantize(const int8_t *q, float *x, int32_t n, float scale, int32_t zero_point)"):
             with e.block("for (int32_t i = 0; i < n; ++i)"):
                 e.line("x[i] = (float)((int32_t)q[i] - zero_point) * scale;")
+        if gen.has_s16_io:
+            e.blank()
+            with e.block(f"void {p}_quantize_s16(const float *x, int16_t *q, int32_t n, float scale, int32_t zero_point)"):
+                with e.block("for (int32_t i = 0; i < n; ++i)"):
+                    e.line("float v = x[i] / scale;")
+                    e.line("if (!(v >= -65536.0f)) v = -65536.0f; /* also NaN */")
+                    e.line("if (v > 65536.0f) v = 65536.0f;")
+                    e.line("v = (v + 12582912.0f) - 12582912.0f; /* round half to even without libm (exact below 2^22) */")
+                    e.line("const int32_t r = (int32_t)v + zero_point;")
+                    e.line("q[i] = (int16_t)(r < -32768 ? -32768 : r > 32767 ? 32767 : r);")
+            e.blank()
+            with e.block(f"void {p}_dequantize_s16(const int16_t *q, float *x, int32_t n, float scale, int32_t zero_point)"):
+                with e.block("for (int32_t i = 0; i < n; ++i)"):
+                    e.line("x[i] = (float)((int32_t)q[i] - zero_point) * scale;")
+
+    @staticmethod
+    def _sfx(port: IOPort) -> str:
+        return "_s16" if port.ctype == "int16_t" else ""
+
+    @staticmethod
+    def _as(port: IOPort, ctype: str) -> str:
+        """The port's arena bytes (``int8_t``) as a ``ctype`` pointer."""
+        return port.buf if ctype == "int8_t" else f"({ctype} *){port.buf}"
 
 
 def _c_string(text: str) -> str:

@@ -146,13 +146,15 @@ def c_int(v: int, ctype: str = "int32_t") -> str:
     v = int(v)
     if ctype == "int32_t" and v == -(2**31):
         return "(-2147483647 - 1)"
+    if ctype == "int64_t" and v == -(2**63):
+        return "(-9223372036854775807LL - 1)"
     return str(v)
 
 
 def c_array_body(values: np.ndarray, per_line: int = 16, indent: str = "    ") -> list[str]:
     """The lines between the braces of an integer array initialiser, ``per_line`` values each."""
     flat = np.asarray(values).reshape(-1)
-    ctype = "int32_t" if flat.dtype.itemsize >= 4 else ""
+    ctype = {4: "int32_t", 8: "int64_t"}.get(flat.dtype.itemsize, "")
     items = [c_int(int(v), ctype) for v in flat.tolist()]
     if not items:
         return [f"{indent}0"]

@@ -53,10 +53,15 @@ class BuildInfo:
     def size(self, port: dict[str, Any]) -> int:
         return int(np.prod(port["shape"]))
 
+    @staticmethod
+    def dtype(port: dict[str, Any]) -> np.dtype:
+        """NumPy type of a port's integer values (int8, or int16 for int16x8 models)."""
+        return np.dtype(np.int16 if port.get("dtype") == "i16" else np.int8)
+
 
 @dataclass
 class RunResult:
-    outputs: list[np.ndarray]  # per output: int8 [N, *shape]
+    outputs: list[np.ndarray]  # per output: int8 (int16 for int16x8) [N, *shape]
     float_outputs: list[np.ndarray] | None  # per output: float32 [N, *shape]
     ticks: list[int] = field(default_factory=list)  # per int8 sample
     layer_ticks: dict[int, int] = field(default_factory=dict)  # first sample, per layer index
@@ -77,16 +82,16 @@ class RunResult:
 def harness_c(info: BuildInfo) -> str:
     p, P = info.prefix, info.prefix.upper()
     ins, outs = range(len(info.inputs)), range(len(info.outputs))
-    bufs = [f"static int8_t in{i}[{P}_IN{i}_SIZE];" for i in ins] + [f"static int8_t out{o}[{P}_OUT{o}_SIZE];" for o in outs]
+    bufs = [f"static {P}_IN{i}_TYPE in{i}[{P}_IN{i}_SIZE];" for i in ins] + [f"static {P}_OUT{o}_TYPE out{o}[{P}_OUT{o}_SIZE];" for o in outs]
     fbufs = [f"static float fin{i}[{P}_IN{i}_SIZE];" for i in ins] + [f"static float fout{o}[{P}_OUT{o}_SIZE];" for o in outs]
-    read_i8 = " && ".join(f"fread(in{i}, 1, {P}_IN{i}_SIZE, fi) == {P}_IN{i}_SIZE" for i in ins) or "0"
+    read_i8 = " && ".join(f"fread(in{i}, sizeof(in{i}[0]), {P}_IN{i}_SIZE, fi) == {P}_IN{i}_SIZE" for i in ins) or "0"
     read_f = " && ".join(f"fread(fin{i}, sizeof(float), {P}_IN{i}_SIZE, fi) == {P}_IN{i}_SIZE" for i in ins) or "0"
     run_args = ", ".join([f"in{i}" for i in ins] + [f"out{o}" for o in outs])
     frun_args = ", ".join([f"fin{i}" for i in ins] + [f"fout{o}" for o in outs])
-    write_i8 = "\n".join(f"            fwrite(out{o}, 1, {P}_OUT{o}_SIZE, fo);" for o in outs)
+    write_i8 = "\n".join(f"            fwrite(out{o}, sizeof(out{o}[0]), {P}_OUT{o}_SIZE, fo);" for o in outs)
     write_f = "\n".join(f"            fwrite(fout{o}, sizeof(float), {P}_OUT{o}_SIZE, fo);" for o in outs)
     return f"""\
-/* tinyc validation harness for {p}: int8 and float samples from files, results to files. */
+/* tinyc validation harness for {p}: integer and float samples from files, results to files. */
 #include <stdint.h>
 #include <stdio.h>
 
@@ -291,8 +296,8 @@ def _write_inputs(info: BuildInfo, work: Path, xs: list[np.ndarray], fxs: list[n
     n = xs[0].shape[0] if xs else 0
     with open(work / "tinyc_in.bin", "wb") as f:
         for k in range(n):
-            for x in xs:
-                f.write(np.ascontiguousarray(x[k], dtype=np.int8).tobytes())
+            for x, port in zip(xs, info.inputs):
+                f.write(np.ascontiguousarray(x[k], dtype=info.dtype(port)).tobytes())
     f32 = work / "tinyc_in_f32.bin"
     if fxs is not None:
         with open(f32, "wb") as f:
@@ -335,12 +340,21 @@ def run_harness(
             res.layer_ticks[int(parts[1])] = int(parts[2])
     if len(res.ticks) != n:
         raise ToolchainError(f"the {on} run processed {len(res.ticks)} of {n} samples:\n{stdout[-2000:]}")
-    raw = np.frombuffer((work / "tinyc_out.bin").read_bytes(), dtype=np.int8)
-    res.outputs = _split(raw, info, n)
+    res.outputs = _split_ints((work / "tinyc_out.bin").read_bytes(), info, n)
     if float_xs is not None:
         fraw = np.frombuffer((work / "tinyc_out_f32.bin").read_bytes(), dtype=np.float32)
         res.float_outputs = _split(fraw, info, float_xs[0].shape[0])
     return res
+
+
+def _split_ints(raw: bytes, info: BuildInfo, n: int) -> list[np.ndarray]:
+    """Per output [N, *shape] from the harness's records (each sample: every output's values, in its own type)."""
+    kinds = [(info.dtype(o), info.size(o)) for o in info.outputs]
+    record = np.dtype([(f"o{k}", dt, (size,)) for k, (dt, size) in enumerate(kinds)])
+    if len(raw) != record.itemsize * n:
+        raise ToolchainError(f"expected {record.itemsize * n} output bytes, got {len(raw)}")
+    rows = np.frombuffer(raw, dtype=record, count=n)
+    return [rows[f"o{k}"].reshape(n, *o["shape"]).copy() for k, o in enumerate(info.outputs)]
 
 
 def _split(flat: np.ndarray, info: BuildInfo, n: int) -> list[np.ndarray]:

@@ -2,7 +2,7 @@
 
 After quantization a model's inputs are float and go through QuantizeLinear,
 and its outputs come out of DequantizeLinear. The generated ``<name>_run``
-takes and returns the int8 tensors; ``<name>_run_float`` does the
+takes and returns the int8 (int16 for int16x8) tensors; ``<name>_run_float`` does the
 (de)quantization in C with the same arithmetic as those nodes. This pass
 drops the edge nodes so graph inputs and outputs are the int8 values, and
 gives them the original input/output names.
@@ -14,6 +14,8 @@ from tinyc.errors import UnsupportedOpError
 from tinyc.ir.core import Graph, Value
 from tinyc.ir.dtypes import DType
 from tinyc.passes.manager import graph_pass
+
+IO_DTYPES = (DType.I8, DType.I16)  # int8 models, and int16x8 ones (int16 activations)
 
 
 def _rename(graph: Graph, keep: Value, old: Value) -> None:
@@ -44,8 +46,8 @@ def _strip_inputs(graph: Graph) -> bool:
         if len(types) != 1:
             raise UnsupportedOpError(f"input {x.name!r} is quantized {len(types)} different ways", hint="quantize each input once")
         t = users[0].output.type
-        if t.dtype is not DType.I8 or t.quant is None or not t.quant.is_per_tensor:
-            raise UnsupportedOpError(f"input {x.name!r} is quantized to {t} ; the backend takes int8 per-tensor inputs")
+        if t.dtype not in IO_DTYPES or t.quant is None or not t.quant.is_per_tensor:
+            raise UnsupportedOpError(f"input {x.name!r} is quantized to {t} ; the backend takes int8 or int16 per-tensor inputs")
         new = Value(graph.unique_name(f"{x.name}_q"), t)
         for u in users:
             graph.replace_value(u.output, new)
@@ -69,8 +71,8 @@ def _strip_outputs(graph: Graph) -> bool:
                 hint="quantize the model (tinyc compile --calib DATA) so every output comes out of DequantizeLinear",
             )
         q = node.input(0)
-        if q.type.dtype is not DType.I8 or q.type.quant is None or not q.type.quant.is_per_tensor:
-            raise UnsupportedOpError(f"output {y.name!r} dequantizes {q.type}; the backend returns int8 per-tensor outputs")
+        if q.type.dtype not in IO_DTYPES or q.type.quant is None or not q.type.quant.is_per_tensor:
+            raise UnsupportedOpError(f"output {y.name!r} dequantizes {q.type}; the backend returns int8 or int16 per-tensor outputs")
         renamable = q not in graph.inputs and q not in graph.outputs
         graph.outputs[i] = q
         if not y.uses and y not in graph.outputs:

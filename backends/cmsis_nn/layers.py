@@ -86,16 +86,35 @@ class OpEmitter:
     lower: Callable[[LowerCtx, Node, Layer], None]
 
 
-EMITTERS: dict[str, OpEmitter] = {}
+EMITTERS: dict[str, OpEmitter] = {}  # the int8 table
+# One table per activation dtype: int8 here, int16 (16x8) in layers_s16.
+EMITTERS_BY_DTYPE: dict[DType, dict[str, OpEmitter]] = {DType.I8: EMITTERS}
 
 
-def emitter(*ops: str, scratch: Callable[[Node], int] | None = None) -> Callable[[Callable[[LowerCtx, Node, Layer], None]], Callable[[LowerCtx, Node, Layer], None]]:
+def emitter(
+    *ops: str, scratch: Callable[[Node], int] | None = None, dtype: DType = DType.I8
+) -> Callable[[Callable[[LowerCtx, Node, Layer], None]], Callable[[LowerCtx, Node, Layer], None]]:
+    table = EMITTERS_BY_DTYPE.setdefault(dtype, {})
+
     def wrap(fn: Callable[[LowerCtx, Node, Layer], None]) -> Callable[[LowerCtx, Node, Layer], None]:
         for op in ops:
-            EMITTERS[op] = OpEmitter(scratch or (lambda node: 0), fn)
+            table[op] = OpEmitter(scratch or (lambda node: 0), fn)
         return fn
 
     return wrap
+
+
+def activation_dtype(node: Node) -> DType:
+    """The integer activation type a node computes on (int8 unless its activations are int16); mixing is an error."""
+    kinds = {v.type.dtype for v in (*node.inputs, *node.outputs) if v is not None and not v.is_const and v.type.dtype in (DType.I8, DType.I16)}
+    if len(kinds) > 1:
+        raise unsupported(node, "it mixes int8 and int16 activations", hint="quantize the whole model with one scheme (--quantize int8 or int16x8)")
+    return kinds.pop() if kinds else DType.I8
+
+
+def find_emitter(node: Node) -> OpEmitter | None:
+    """The emitter for the node's op at its activation type."""
+    return EMITTERS_BY_DTYPE.get(activation_dtype(node), {}).get(node.op.name)
 
 
 def unsupported(node: Node, what: str, hint: str | None = None) -> UnsupportedOpError:
@@ -513,9 +532,11 @@ def macs_of(node: Node) -> int:
 
 
 def lower_node(ctx: LowerCtx, node: Node, index: int) -> Layer:
-    em = EMITTERS.get(node.op.name)
+    em = find_emitter(node)
     if em is None:
-        raise unsupported(node, "no CMSIS-NN kernel for this op", hint=f"supported ops: {', '.join(sorted(EMITTERS))}")
+        dt = activation_dtype(node)
+        ops = ", ".join(sorted(EMITTERS_BY_DTYPE.get(dt, {})))
+        raise unsupported(node, f"no CMSIS-NN {dt.short} kernel for this op", hint=f"supported {dt.short} ops: {ops}")
     layer = Layer(index, node)
     em.lower(ctx, node, layer)
     layer.macs = macs_of(node)
@@ -537,7 +558,7 @@ def table_bytes(graph: Graph) -> dict[Value, int]:
 
 
 def scratch_of(node: Node) -> int:
-    em = EMITTERS.get(node.op.name)
+    em = find_emitter(node)
     return 0 if em is None else int(em.scratch(node))
 
 
