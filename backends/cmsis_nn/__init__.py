@@ -21,7 +21,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from tinyc.backends import BackendContext
-from tinyc.backends.cmsis_nn import layers_s16
+from tinyc.backends.cmsis_nn import layers_extra, layers_s16  # noqa: F401  (layers_extra registers the extra int8 emitters)
 from tinyc.backends.cmsis_nn.banding import BandPlan, plan_banded
 from tinyc.backends.cmsis_nn.codegen import CodeGen, Generated
 from tinyc.backends.cmsis_nn.glue import cmake_file, linker_snippet, makefile_fragment, runtime_dir

@@ -437,6 +437,8 @@ class CodeGen:
         e.line('#include "arm_nnfunctions.h"')
         if any(h.startswith("requantize") for h in gen.helpers):
             e.line('#include "arm_nnsupportfunctions.h"')
+        if "nn_extra" in gen.helpers:  # kernels CMSIS-NN lacks (layers_extra)
+            e.line('#include "tinyc_nn_extra.h"')
         e.blank()
         e.comment(
             "Per-layer hooks: build with -DTINYC_PROFILE and define tinyc_profile_begin/end(layer)\n"

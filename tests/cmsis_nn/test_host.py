@@ -82,20 +82,21 @@ def test_unsupported_op_names_node_and_the_supported_ops() -> None:
 
     b = Builder("t", seed=0)
     x = b.float_input("x", (1, 2, 3, 4))
-    o = get_op("Transpose")
-    t = b.g.add_node(o, [x], o.Attrs(perm=(0, 3, 1, 2)), name="my_transpose", output_types=[TensorType(DType.I8, (1, 4, 2, 3), x.type.quant)]).output
+    o = get_op("Abs")
+    t = b.g.add_node(o, [x], name="my_abs", output_types=[TensorType(DType.I8, (1, 2, 3, 4), x.type.quant)]).output
     b.float_output(t, "y")
     g, _ = run_passes(b.g, [strip_io_quantization])
-    with pytest.raises(UnsupportedOpError, match="my_transpose") as exc:
+    with pytest.raises(UnsupportedOpError, match="my_abs") as exc:
         generate(g, load_target("stm32h7"), "t")
-    assert "supported ops: " in str(exc.value) and "Conv2D" in str(exc.value)
+    assert "supported i8 ops: " in str(exc.value) and "Conv2D" in str(exc.value) and "Transpose" in str(exc.value)
 
 
 def test_broadcasting_add_is_refused_and_nothing_is_written(compiled, tmp_path: Path) -> None:
+    """Broadcasting compiles (layers_extra) up to four merged axes; six alternating ones are refused."""
     b = Builder("bc", seed=0)
-    x = b.float_input("x", (1, 4, 4, 8))
-    c = b.g.add_const("c", np.ones((1, 1, 1, 8), np.int8), QuantParams.per_tensor(0.1, 0))
-    y = b.node("AddAct", [x, c], b.act_type((1, 4, 4, 8)), "badd")
+    x = b.float_input("x", (2, 1, 2, 1, 2, 1))
+    c = b.g.add_const("c", np.ones((1, 2, 1, 2, 1, 2), np.int8), QuantParams.per_tensor(0.1, 0))
+    y = b.node("AddAct", [x, c], b.act_type((2, 2, 2, 2, 2, 2)), "badd")
     b.float_output(y, "y")
     with pytest.raises(UnsupportedOpError, match="broadcasting"):
         compiled(b.g, "bc")

@@ -66,9 +66,11 @@ def test_make_fragment_builds_library_and_switches_to_cmsis_nn(tmp_path: Path) -
     cmsis = _fake_cmsis(tmp_path / "CMSIS-NN")
     info = _run(["make", "-s", "tinyc-runtime-info", f"TINYC_CMSIS_NN_DIR={cmsis}"], cwd=tmp_path).stdout
     assert "backend: cmsis-nn" in info and str(cmsis / "Include") in info and "fake_kernel.c" in info
-    assert str(RUNTIME / "src") not in info
+    assert str(RUNTIME / "src" / "arm_") not in info  # CMSIS-NN's kernels replace tinyc's ...
+    assert str(RUNTIME / "src" / "tinyc_mean_s8.c") in info  # ... and tinyc's extras (ops CMSIS-NN lacks) join them
     _run(["make", "-s", "CC=gcc", "AR=ar", f"TINYC_CMSIS_NN_DIR={cmsis}", "TINYC_RUNTIME_BUILD_DIR=build/cmsis"], cwd=tmp_path)
-    assert "T fake_cmsis_kernel" in _run(["nm", str(tmp_path / "build" / "cmsis" / "libtinyc_runtime.a")]).stdout
+    symbols = _run(["nm", str(tmp_path / "build" / "cmsis" / "libtinyc_runtime.a")]).stdout
+    assert "T fake_cmsis_kernel" in symbols and "T tinyc_logistic_s8" in symbols and "T arm_convolve_wrapper_s8" not in symbols
 
     bad = subprocess.run(["make", "-s", f"TINYC_CMSIS_NN_DIR={tmp_path / 'missing'}"], cwd=tmp_path, capture_output=True, text=True)
     assert bad.returncode != 0 and "point it at the root of a CMSIS-NN checkout" in bad.stderr
@@ -95,6 +97,9 @@ def test_cmake_target_and_cmsis_nn_switch(tmp_path: Path) -> None:
     out = _run(["cmake", "-S", str(RUNTIME), "-B", str(tmp_path / "b2"), f"-DTINYC_CMSIS_NN_DIR={cmsis}"]).stdout
     assert "tinyc_runtime: cmsis-nn kernels" in out
     _run(["cmake", "--build", str(tmp_path / "b2")])
+    lib = next((tmp_path / "b2").glob("libtinyc_runtime.a"))
+    symbols = _run(["nm", str(lib)]).stdout
+    assert "T fake_cmsis_kernel" in symbols and "T tinyc_mean_s8" in symbols and "T arm_convolve_wrapper_s8" not in symbols
     bad = subprocess.run(["cmake", "-S", str(RUNTIME), "-B", str(tmp_path / "b3"), f"-DTINYC_CMSIS_NN_DIR={tmp_path / 'missing'}"], capture_output=True, text=True)
     assert bad.returncode != 0 and "point it at the root of a CMSIS-NN checkout" in bad.stderr
 
