@@ -1,11 +1,14 @@
 /*
  * tinyc runtime: s8 convolution (CMSIS-NN v7 API), TFLite ConvPerChannel semantics.
  *
- * Direct convolution without an im2col buffer: for each output pixel and each
- * pair of output channels, dot products over the filter taps that fall inside
- * the input. When a filter row lies entirely inside the input and is
- * contiguous in memory (no dilation along x, no grouping, no upscaling), the
- * whole row is one dot product of KW * C_IN values.
+ * With the scratch arm_convolve_wrapper_s8_get_buffer_size() asks for (a
+ * column pair: two output pixels' receptive fields as int16, see
+ * below), output pixels go in pairs: their inputs are copied
+ * into the pair once per group (for a 1x1 filter without padding: the two
+ * input pixels widened; otherwise an im2col with 0 over the padding), then
+ * every two output channels take one pass over it (tinyc_mm2x2_pair: each
+ * load serves two multiply-accumulates). Without scratch, a direct loop over
+ * the filter taps inside the input. Both give the same bits.
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "arm_nnfunctions.h"
@@ -68,6 +71,264 @@ static void conv_pixel2(const tinyc_conv_geom *g,
     }
 }
 
+/*
+ * A column pair: the k values two output pixels a and b read (input plus
+ * offset as int16, 0 where the filter hangs over the padding), interleaved so
+ * that one pass over it meets two filter rows with every load used twice.
+ * Per full group of four values: a0 a2 a1 a3 b0 b2 b1 b3 (the lane order
+ * SXTB16 gives the weights: one 32-bit word of column meets one SXTB16 of
+ * filter in SMLAD); then the k % 4 remaining values as a b pairs. The buffer
+ * holds 2 * k int16 and starts 4-byte aligned.
+ */
+
+/** Where value j (0 <= j < k) of pixel `which` (0: a, 1: b) goes in a column pair of k values. */
+static inline int32_t tinyc_pair_pos(int32_t j, int32_t k, int32_t which)
+{
+    const int32_t k4 = k & ~3;
+    if (j < k4)
+    {
+        return ((j >> 2) << 3) + (which << 2) + ((j & 1) << 1) + ((j >> 1) & 1);
+    }
+    return (k4 << 1) + ((j - k4) << 1) + which;
+}
+
+/**
+ * 2x2 block: column pair (pixels a, b) times filter rows w0, w1 of k int8 each:
+ * acc[0] += a.w0, acc[1] += a.w1, acc[2] += b.w0, acc[3] += b.w1.
+ * Out of line so that the loop has the registers to itself.
+ */
+static TINYC_NOINLINE void tinyc_mm2x2_pair(const int16_t *pair, const int8_t *w0, const int8_t *w1, int32_t k, int32_t acc[4])
+{
+    int32_t a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3];
+#if TINYC_USE_DSP
+#if defined(__GNUC__)
+    const int16_t *c = (const int16_t *)__builtin_assume_aligned(pair, 4);
+#else
+    const int16_t *c = pair;
+#endif
+    for (int32_t g = k >> 2; g > 0; --g)
+    {
+        int32_t a02, a13, b02, b13;
+        memcpy(&a02, c, 4);
+        memcpy(&a13, c + 2, 4);
+        memcpy(&b02, c + 4, 4);
+        memcpy(&b13, c + 6, 4);
+        c += 8;
+        uint32_t wv = tinyc_read_u32(w0);
+        w0 += 4;
+        int32_t w = __sxtb16((int32_t)wv);
+        a0 = __smlad(a02, w, a0);
+        b0 = __smlad(b02, w, b0);
+        w = tinyc_sxtb16_ror8(wv);
+        a0 = __smlad(a13, w, a0);
+        b0 = __smlad(b13, w, b0);
+        wv = tinyc_read_u32(w1);
+        w1 += 4;
+        w = __sxtb16((int32_t)wv);
+        a1 = __smlad(a02, w, a1);
+        b1 = __smlad(b02, w, b1);
+        w = tinyc_sxtb16_ror8(wv);
+        a1 = __smlad(a13, w, a1);
+        b1 = __smlad(b13, w, b1);
+    }
+#else
+    const int16_t *c = pair;
+    for (int32_t g = k >> 2; g > 0; --g)
+    {
+        for (int32_t r = 0; r < 4; ++r)
+        {
+            const int32_t pos = ((r & 1) << 1) + (r >> 1);
+            a0 += (int32_t)c[pos] * (int32_t)w0[r];
+            a1 += (int32_t)c[pos] * (int32_t)w1[r];
+            b0 += (int32_t)c[4 + pos] * (int32_t)w0[r];
+            b1 += (int32_t)c[4 + pos] * (int32_t)w1[r];
+        }
+        c += 8;
+        w0 += 4;
+        w1 += 4;
+    }
+#endif
+    for (int32_t r = k & 3; r > 0; --r)
+    {
+        const int32_t xa = c[0];
+        const int32_t xb = c[1];
+        c += 2;
+        a0 += xa * (int32_t)*w0;
+        b0 += xb * (int32_t)*w0++;
+        a1 += xa * (int32_t)*w1;
+        b1 += xb * (int32_t)*w1++;
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = b0;
+    acc[3] = b1;
+}
+
+/** Column pair of two contiguous int8 vectors of k values (a 1x1 convolution's input pixels) plus x_offset. */
+static inline void tinyc_pair_from_s8(const int8_t *a, const int8_t *b, int32_t k, int32_t x_offset, int16_t *pair)
+{
+    int32_t j = 0;
+#if TINYC_USE_DSP
+    const int32_t off2 = tinyc_dup16(x_offset);
+    int16_t *c = pair;
+    for (; j + 4 <= k; j += 4)
+    {
+        const uint32_t av = tinyc_read_u32(a + j);
+        const uint32_t bv = tinyc_read_u32(b + j);
+        const int32_t words[4] = {__sxtab16(off2, (int32_t)av), tinyc_sxtab16_ror8(off2, av), __sxtab16(off2, (int32_t)bv), tinyc_sxtab16_ror8(off2, bv)};
+        memcpy(c, words, sizeof(words));
+        c += 8;
+    }
+#endif
+    for (; j < k; ++j)
+    {
+        pair[tinyc_pair_pos(j, k, 0)] = (int16_t)(a[j] + x_offset);
+        pair[tinyc_pair_pos(j, k, 1)] = (int16_t)(b[j] + x_offset);
+    }
+}
+
+/* Per-call constants of the requantization and clamp. */
+typedef struct
+{
+    const int32_t *mult, *shift;
+    int32_t out_offset, act_min, act_max;
+} tinyc_conv_out;
+
+/* Requantizes a 2x2 block: acc[0], acc[1] to out_a[oc], out_a[oc1]; acc[2], acc[3] to out_b (NULL: none); oc1 == oc: one channel. */
+static inline void store2x2(const tinyc_conv_out *q, const int32_t acc[4], int8_t *out_a, int8_t *out_b, int32_t oc, int32_t oc1)
+{
+    out_a[oc] = tinyc_requantize_to_s8(acc[0], q->mult[oc], q->shift[oc], q->out_offset, q->act_min, q->act_max);
+    if (out_b != NULL)
+    {
+        out_b[oc] = tinyc_requantize_to_s8(acc[2], q->mult[oc], q->shift[oc], q->out_offset, q->act_min, q->act_max);
+    }
+    if (oc1 != oc)
+    {
+        out_a[oc1] = tinyc_requantize_to_s8(acc[1], q->mult[oc1], q->shift[oc1], q->out_offset, q->act_min, q->act_max);
+        if (out_b != NULL)
+        {
+            out_b[oc1] = tinyc_requantize_to_s8(acc[3], q->mult[oc1], q->shift[oc1], q->out_offset, q->act_min, q->act_max);
+        }
+    }
+}
+
+/* Output pixel p (counted over batch, rows, columns) -> batch, row, column. */
+static inline void pixel_at(int32_t p, int32_t out_h, int32_t out_w, int32_t *b, int32_t *oy, int32_t *ox)
+{
+    const int32_t per_image = out_h * out_w;
+    *b = p / per_image;
+    const int32_t r = p - *b * per_image;
+    *oy = r / out_w;
+    *ox = r - *oy * out_w;
+}
+
+/* Fills pixel `which` of a column pair: the receptive field of the output pixel whose window starts at
+   (base_y, base_x) in image `input`, filter depth slice of group grp. */
+static void im2col_pair(const tinyc_conv_geom *g, const int8_t *input, int32_t base_y, int32_t base_x, int32_t grp, int16_t *pair, int32_t which)
+{
+    const int32_t k_len = g->k_h * g->k_w * g->k_c;
+    int32_t j = 0;
+    for (int32_t ky = 0; ky < g->k_h; ++ky)
+    {
+        const int32_t y = base_y + ky * g->dil_h;
+        const int row_in = y >= 0 && y < g->in_h;
+        const int8_t *in_row = input + (int64_t)(row_in ? y >> g->y_shift : 0) * g->src_w * g->in_c + grp * g->k_c;
+        for (int32_t kx = 0; kx < g->k_w; ++kx)
+        {
+            const int32_t x = base_x + kx * g->dil_w;
+            if (row_in && x >= 0 && x < g->in_w)
+            {
+                const int8_t *src = in_row + (x >> g->x_shift) * g->in_c;
+                for (int32_t c = 0; c < g->k_c; ++c, ++j)
+                {
+                    pair[tinyc_pair_pos(j, k_len, which)] = (int16_t)(src[c] + g->input_offset);
+                }
+            }
+            else
+            {
+                for (int32_t c = 0; c < g->k_c; ++c, ++j)
+                {
+                    pair[tinyc_pair_pos(j, k_len, which)] = 0; /* padding contributes nothing */
+                }
+            }
+        }
+    }
+}
+
+/* Every geometry, output pixels in pairs through the column pair `pair` (4-byte aligned, 2 * k_len int16). */
+static void conv_pairs(const tinyc_conv_out *q,
+                       const tinyc_conv_geom *g,
+                       const cmsis_nn_conv_params *cp,
+                       int32_t batches,
+                       int32_t src_h,
+                       const int8_t *input_data,
+                       const int8_t *filter_data,
+                       const int32_t *bias_data,
+                       const cmsis_nn_dims *output_dims,
+                       int8_t *output_data,
+                       int16_t *pair)
+{
+    const int32_t out_c = output_dims->c;
+    const int32_t out_h = output_dims->h;
+    const int32_t out_w = output_dims->w;
+    const int32_t pixels = batches * out_h * out_w;
+    const int32_t groups = g->in_c / g->k_c;
+    const int32_t out_per_group = out_c / groups;
+    const int32_t k_len = g->k_h * g->k_w * g->k_c;
+    /* 1x1 without padding, one group, read as stored: a pixel's inputs are one contiguous vector */
+    const int pointwise = k_len == g->in_c && g->k_h == 1 && g->k_w == 1 && g->x_shift == 0 && g->y_shift == 0 && cp->padding.h == 0 && cp->padding.w == 0;
+    for (int32_t p = 0; p < pixels; p += 2)
+    {
+        const int32_t count = p + 1 < pixels ? 2 : 1;
+        int32_t by[2], bx[2];
+        const int8_t *img[2];
+        for (int32_t k = 0; k < 2; ++k)
+        {
+            int32_t b, oy, ox;
+            pixel_at(k < count ? p + k : p, out_h, out_w, &b, &oy, &ox);
+            by[k] = oy * cp->stride.h - cp->padding.h;
+            bx[k] = ox * cp->stride.w - cp->padding.w;
+            img[k] = input_data + (int64_t)b * src_h * g->src_w * g->in_c;
+        }
+        int8_t *out_a = output_data + (int64_t)p * out_c;
+        int8_t *out_b = count == 2 ? out_a + out_c : NULL;
+        for (int32_t grp = 0; grp < groups; ++grp)
+        {
+            if (pointwise && by[0] < g->in_h && bx[0] < g->in_w && by[1] < g->in_h && bx[1] < g->in_w)
+            {
+                tinyc_pair_from_s8(img[0] + ((int64_t)by[0] * g->src_w + bx[0]) * g->in_c,
+                                   img[1] + ((int64_t)by[1] * g->src_w + bx[1]) * g->in_c,
+                                   k_len,
+                                   g->input_offset,
+                                   pair);
+            }
+            else
+            {
+                im2col_pair(g, img[0], by[0], bx[0], grp, pair, 0);
+                im2col_pair(g, img[1], by[1], bx[1], grp, pair, 1);
+            }
+            const int32_t first = grp * out_per_group;
+            const int32_t end = first + out_per_group;
+            for (int32_t oc = first; oc < end; oc += 2)
+            {
+                const int32_t oc1 = oc + 1 < end ? oc + 1 : oc;
+                const int32_t b0 = bias_data != NULL ? bias_data[oc] : 0;
+                const int32_t b1 = bias_data != NULL ? bias_data[oc1] : 0;
+                int32_t acc[4] = {b0, b1, b0, b1};
+                tinyc_mm2x2_pair(pair, filter_data + (int64_t)oc * k_len, filter_data + (int64_t)oc1 * k_len, k_len, acc);
+                store2x2(q, acc, out_a, out_b, oc, oc1);
+            }
+        }
+    }
+}
+
+/* Scratch of the column pair: 2 * (filter size rounded up to a multiple of four) int16. */
+static int32_t pair_bytes(const cmsis_nn_dims *filter_dims)
+{
+    const int32_t k_len = filter_dims->h * filter_dims->w * filter_dims->c;
+    return 2 * ((k_len + 3) / 4 * 4) * (int32_t)sizeof(int16_t);
+}
+
 arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                                     const cmsis_nn_conv_params *conv_params,
                                     const cmsis_nn_per_channel_quant_params *quant_params,
@@ -81,7 +342,6 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                                     const cmsis_nn_dims *output_dims,
                                     int8_t *output_data)
 {
-    (void)ctx; /* no scratch needed: arm_convolve_s8_get_buffer_size() is 0 */
     (void)bias_dims;
 
     const int32_t in_c = input_dims->c;
@@ -115,11 +375,18 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     const int32_t src_h = input_dims->h >> g.y_shift;
     const int32_t out_h = output_dims->h;
     const int32_t out_w = output_dims->w;
-    const int32_t *mult = quant_params->multiplier;
-    const int32_t *shift = quant_params->shift;
-    const int32_t out_offset = conv_params->output_offset;
-    const int32_t act_min = conv_params->activation.min;
-    const int32_t act_max = conv_params->activation.max;
+    tinyc_conv_out q;
+    q.mult = quant_params->multiplier;
+    q.shift = quant_params->shift;
+    q.out_offset = conv_params->output_offset;
+    q.act_min = conv_params->activation.min;
+    q.act_max = conv_params->activation.max;
+
+    if (ctx != NULL && ctx->buf != NULL && ((uintptr_t)ctx->buf & 3u) == 0 && ctx->size >= pair_bytes(filter_dims))
+    {
+        conv_pairs(&q, &g, conv_params, input_dims->n, src_h, input_data, filter_data, bias_data, output_dims, output_data, (int16_t *)ctx->buf);
+        return ARM_CMSIS_NN_SUCCESS;
+    }
 
     for (int32_t b = 0; b < input_dims->n; ++b)
     {
@@ -138,14 +405,13 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
                     for (int32_t oc = first; oc < end; oc += 2)
                     {
                         const int32_t oc1 = (oc + 1 < end) ? oc + 1 : oc;
-                        int32_t acc0 = bias_data != NULL ? bias_data[oc] : 0;
-                        int32_t acc1 = bias_data != NULL ? bias_data[oc1] : 0;
-                        conv_pixel2(&g, input, filter_data, base_y, base_x, grp, oc, oc1, &acc0, &acc1);
-                        out[oc] = tinyc_requantize_to_s8(acc0, mult[oc], shift[oc], out_offset, act_min, act_max);
-                        if (oc1 != oc)
-                        {
-                            out[oc1] = tinyc_requantize_to_s8(acc1, mult[oc1], shift[oc1], out_offset, act_min, act_max);
-                        }
+                        int32_t acc[4];
+                        acc[0] = bias_data != NULL ? bias_data[oc] : 0;
+                        acc[1] = bias_data != NULL ? bias_data[oc1] : 0;
+                        conv_pixel2(&g, input, filter_data, base_y, base_x, grp, oc, oc1, &acc[0], &acc[1]);
+                        acc[2] = acc[0];
+                        acc[3] = acc[1];
+                        store2x2(&q, acc, out, NULL, oc, oc1);
                     }
                 }
                 out += out_c;
@@ -158,8 +424,7 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
 int32_t arm_convolve_s8_get_buffer_size(const cmsis_nn_dims *input_dims, const cmsis_nn_dims *filter_dims)
 {
     (void)input_dims;
-    (void)filter_dims;
-    return 0;
+    return pair_bytes(filter_dims);
 }
 
 arm_cmsis_nn_status arm_convolve_wrapper_s8(const cmsis_nn_context *ctx,

@@ -55,6 +55,34 @@ static inline int32_t tinyc_dup16(int32_t offset)
     const uint32_t lane = (uint32_t)offset & 0xFFFFu;
     return (int32_t)(lane | (lane << 16));
 }
+
+/* Bytes 1 and 3 of v sign-extended into the two 16-bit lanes (plus a's lanes for the SXTAB16 form).
+   GCC does not fold a rotate into SXTB16 by itself, so the rotated forms are spelt out. */
+#if defined(__GNUC__)
+static inline int32_t tinyc_sxtb16_ror8(uint32_t v)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+    return r;
+}
+
+static inline int32_t tinyc_sxtab16_ror8(int32_t a, uint32_t v)
+{
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(v));
+    return r;
+}
+#else
+static inline int32_t tinyc_sxtb16_ror8(uint32_t v)
+{
+    return __sxtb16((int32_t)tinyc_ror8(v));
+}
+
+static inline int32_t tinyc_sxtab16_ror8(int32_t a, uint32_t v)
+{
+    return __sxtab16(a, (int32_t)tinyc_ror8(v));
+}
+#endif
 #endif
 
 /** acc + sum_i (x[i] + x_offset) * w[i]. */
@@ -68,7 +96,7 @@ static inline int32_t tinyc_dot_s8(const int8_t *x, const int8_t *w, int32_t n, 
         const uint32_t xv = tinyc_read_u32(x + i);
         const uint32_t wv = tinyc_read_u32(w + i);
         acc = __smlad(__sxtab16(off2, (int32_t)xv), __sxtb16((int32_t)wv), acc);
-        acc = __smlad(__sxtab16(off2, (int32_t)tinyc_ror8(xv)), __sxtb16((int32_t)tinyc_ror8(wv)), acc);
+        acc = __smlad(tinyc_sxtab16_ror8(off2, xv), tinyc_sxtb16_ror8(wv), acc);
     }
 #endif
     for (; i < n; ++i)
@@ -90,13 +118,13 @@ static inline void tinyc_dot2_s8(const int8_t *x, const int8_t *w0, const int8_t
     {
         const uint32_t xv = tinyc_read_u32(x + i);
         const int32_t x02 = __sxtab16(off2, (int32_t)xv);
-        const int32_t x13 = __sxtab16(off2, (int32_t)tinyc_ror8(xv));
+        const int32_t x13 = tinyc_sxtab16_ror8(off2, xv);
         const uint32_t w0v = tinyc_read_u32(w0 + i);
         const uint32_t w1v = tinyc_read_u32(w1 + i);
         a0 = __smlad(x02, __sxtb16((int32_t)w0v), a0);
-        a0 = __smlad(x13, __sxtb16((int32_t)tinyc_ror8(w0v)), a0);
+        a0 = __smlad(x13, tinyc_sxtb16_ror8(w0v), a0);
         a1 = __smlad(x02, __sxtb16((int32_t)w1v), a1);
-        a1 = __smlad(x13, __sxtb16((int32_t)tinyc_ror8(w1v)), a1);
+        a1 = __smlad(x13, tinyc_sxtb16_ror8(w1v), a1);
     }
 #endif
     for (; i < n; ++i)
@@ -107,6 +135,56 @@ static inline void tinyc_dot2_s8(const int8_t *x, const int8_t *w0, const int8_t
     }
     *acc0 = a0;
     *acc1 = a1;
+}
+
+#if defined(__GNUC__)
+#define TINYC_NOINLINE __attribute__((noinline))
+#else
+#define TINYC_NOINLINE
+#endif
+
+/** Four dot products sharing x (one input vector, four filter rows w, w + stride, ...): acc[k] += (x + off) . w_k. */
+static inline void tinyc_dot4_s8(const int8_t *x, const int8_t *w, int32_t stride, int32_t n, int32_t x_offset, int32_t acc[4])
+{
+    const int8_t *w0 = w;
+    const int8_t *w1 = w0 + stride;
+    const int8_t *w2 = w1 + stride;
+    const int8_t *w3 = w2 + stride;
+    int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
+    int32_t i = 0;
+#if TINYC_USE_DSP
+    const int32_t off2 = tinyc_dup16(x_offset);
+    for (; i + 4 <= n; i += 4)
+    {
+        const uint32_t xv = tinyc_read_u32(x + i);
+        const int32_t x02 = __sxtab16(off2, (int32_t)xv);
+        const int32_t x13 = tinyc_sxtab16_ror8(off2, xv);
+        uint32_t wv = tinyc_read_u32(w0 + i);
+        s0 = __smlad(x02, __sxtb16((int32_t)wv), s0);
+        s0 = __smlad(x13, tinyc_sxtb16_ror8(wv), s0);
+        wv = tinyc_read_u32(w1 + i);
+        s1 = __smlad(x02, __sxtb16((int32_t)wv), s1);
+        s1 = __smlad(x13, tinyc_sxtb16_ror8(wv), s1);
+        wv = tinyc_read_u32(w2 + i);
+        s2 = __smlad(x02, __sxtb16((int32_t)wv), s2);
+        s2 = __smlad(x13, tinyc_sxtb16_ror8(wv), s2);
+        wv = tinyc_read_u32(w3 + i);
+        s3 = __smlad(x02, __sxtb16((int32_t)wv), s3);
+        s3 = __smlad(x13, tinyc_sxtb16_ror8(wv), s3);
+    }
+#endif
+    for (; i < n; ++i)
+    {
+        const int32_t xi = (int32_t)x[i] + x_offset;
+        s0 += xi * (int32_t)w0[i];
+        s1 += xi * (int32_t)w1[i];
+        s2 += xi * (int32_t)w2[i];
+        s3 += xi * (int32_t)w3[i];
+    }
+    acc[0] = s0;
+    acc[1] = s1;
+    acc[2] = s2;
+    acc[3] = s3;
 }
 
 /** sum_i (x[i] + x_offset). */
