@@ -64,7 +64,7 @@ def merged_transpose(shape: Sequence[int], perm: Sequence[int]) -> tuple[list[in
     order = [a for a in perm if shape[a] != 1]  # output order of the remaining input axes
     groups: list[list[int]] = []
     for a in order:
-        if groups and groups[-1][-1] + 1 == a and keep.index(a) == keep.index(groups[-1][-1]) + 1:
+        if groups and keep.index(a) == keep.index(groups[-1][-1]) + 1:
             groups[-1].append(a)
         else:
             groups.append([a])
