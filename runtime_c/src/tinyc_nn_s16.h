@@ -12,10 +12,19 @@
 #define TINYC_NN_S16_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "arm_nn_types.h"
 
-/** sum_i x[i] * w[i] in 64 bits: 32-bit partial sums of at most 256 products (each below 2^22). */
+/* With the DSP extension, two int16 x int8 products per SMLAD (define TINYC_NO_DSP for plain C). */
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(TINYC_NO_DSP)
+#define TINYC_S16_DSP 1
+#include <arm_acle.h>
+#else
+#define TINYC_S16_DSP 0
+#endif
+
+/** sum_i x[i] * w[i] in 64 bits: 32-bit partial sums of at most 256 products (each at most 2^22 in size). */
 static inline int64_t tinyc_dot_s16_s8(const int16_t *x, const int8_t *w, int32_t n)
 {
     int64_t acc = 0;
@@ -23,7 +32,21 @@ static inline int64_t tinyc_dot_s16_s8(const int16_t *x, const int8_t *w, int32_
     {
         const int32_t end = n - i < 256 ? n : i + 256;
         int32_t sum = 0;
-        for (int32_t j = i; j < end; ++j)
+        int32_t j = i;
+#if TINYC_S16_DSP
+        for (; j + 4 <= end; j += 4)
+        {
+            uint32_t x01, x23, w4;
+            memcpy(&x01, x + j, sizeof(x01)); /* unaligned LDRs */
+            memcpy(&x23, x + j + 2, sizeof(x23));
+            memcpy(&w4, w + j, sizeof(w4));
+            const uint32_t x02 = (x01 & 0xFFFFu) | (x23 << 16); /* lanes (x0, x2) and (x1, x3) match SXTB16's (w0, w2), (w1, w3) */
+            const uint32_t x13 = (x01 >> 16) | (x23 & 0xFFFF0000u);
+            sum = __smlad((int32_t)x02, __sxtb16((int32_t)w4), sum);
+            sum = __smlad((int32_t)x13, __sxtb16((int32_t)((w4 >> 8) | (w4 << 24))), sum);
+        }
+#endif
+        for (; j < end; ++j)
         {
             sum += (int32_t)x[j] * (int32_t)w[j];
         }
