@@ -4,7 +4,8 @@
 
 Rows: the magnet locator (trained on first use, seconds), the MLPerf Tiny
 KWS DS-CNN and AD autoencoder (float ONNX from ../shared/models, quantized by
-tinyc; skipped when absent). Calibration: the magnet locator's calib set; for
+tinyc; skipped when absent), the vision CNN example (examples/vision_cnn,
+exported on first use). Calibration: the magnet locator's calib set; for
 KWS and AD, tools/calibration_data.py's synthetic features when available,
 random samples otherwise (the figures here do not depend on accuracy).
 
@@ -78,6 +79,14 @@ def models() -> list[tuple[str, Path, Any]]:
             rows.append((key, path, _calib(key)))
         else:
             print(f"skipping {key}: {path} not found", file=sys.stderr)
+    try:  # the vision CNN example (examples/vision_cnn: seeded MobileNetV2/V3-style classifier; needs torch)
+        sys.path.insert(0, str(REPO))
+        from examples.vision_cnn.model import CALIB_FILE, DEFAULT_OUT, MODEL_FILE, build_model
+
+        vision = DEFAULT_OUT / MODEL_FILE if (DEFAULT_OUT / MODEL_FILE).exists() else build_model(DEFAULT_OUT)
+        rows.append(("vision", vision, str(DEFAULT_OUT / CALIB_FILE)))
+    except ImportError as exc:
+        print(f"skipping the vision CNN: {exc}", file=sys.stderr)
     return rows
 
 
