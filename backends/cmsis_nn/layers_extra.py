@@ -14,7 +14,9 @@ and the reference agree bit for bit:
   merging axes down to four;
 * ReduceMean / GlobalAveragePool: ``tinyc_mean_s8`` over [outer, reduce, inner]
   (reduced axes that are not adjacent are first transposed together in scratch);
-* Sigmoid, Tanh, HardSwish: ``tinyc_logistic_s8`` / ``tinyc_tanh_s8`` / ``tinyc_hard_swish_s8``;
+* Sigmoid, Tanh, HardSwish: ``tinyc_logistic_s8`` / ``tinyc_tanh_s8`` / ``tinyc_hard_swish_s8``,
+  or for tensors of more than 256 values ``tinyc_lut_s8`` on a 256-entry table of the
+  reference function (exact by construction, 256 B of flash);
 * Add / Mul with broadcasting: ``tinyc_broadcast_{add,mul}_s8`` (equal shapes keep
   CMSIS-NN's ``arm_elementwise_*_s8``);
 * Split and unit-step Slice: row copies (``memcpy``).
@@ -23,7 +25,7 @@ and the reference agree bit for bit:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -31,6 +33,7 @@ from tinyc.backends.cmsis_nn import layers as L
 from tinyc.backends.cmsis_nn.emitter import c_dims
 from tinyc.backends.cmsis_nn.layers import Layer, LowerCtx, act_qp, emitter, shape_text, unsupported
 from tinyc.ir.core import Node, Value
+from tinyc.quant import kernels as K
 from tinyc.quant import kernels_extra as KE
 from tinyc.quant import params as qparams
 from tinyc.quant.arith import quantize_multiplier
@@ -299,12 +302,31 @@ def _fixed_output(node: Node, y: Value) -> None:
         raise unsupported(node, f"output quantization {got}; int8 {node.op.name} outputs scale {want.scale[0]}, zero point {want.zero_point[0]}")
 
 
+LUT_ABOVE = 256  # tensors with more values than this use a 256-entry table
+
+
+def _lut(ctx: LowerCtx, node: Node, layer: Layer, fn: Callable[[np.ndarray], np.ndarray]) -> bool:
+    """For a large tensor: tabulate the reference's int8 -> int8 function once (256 B of flash) and look values up."""
+    x, y = node.input(0), node.output
+    if y.type.numel <= LUT_ABOVE:
+        return False
+    table = np.asarray(fn(np.arange(-128, 128, dtype=np.int8)), dtype=np.int8).reshape(256)
+    layer.decls += [f"static const int8_t {layer.p}lut[256] = {{"] + [f"    {_ints(table[i : i + 16])}," for i in range(0, 256, 16)] + ["};"]
+    layer.kernel = "tinyc_lut_s8"
+    _extra(layer)
+    layer.body.append(f"tinyc_lut_s8({ctx.buf(x)}, {ctx.buf(y)}, {y.type.numel}, {layer.p}lut);")
+    layer.summary = f"{shape_text(x)} -> {shape_text(y)}, table of the {node.op.name} reference" + (", in place" if ctx.same_place(x, y) else "")
+    return True
+
+
 @emitter("Sigmoid", "Tanh")
 def lower_logistic_tanh(ctx: LowerCtx, node: Node, layer: Layer) -> None:
     x, y = node.input(0), node.output
     s, zp = act_qp(node, x, "input")
     _fixed_output(node, y)
     q = qparams.prepare_logistic_tanh(s, zp)
+    if _lut(ctx, node, layer, lambda v: (K.logistic if node.op.name == "Sigmoid" else K.tanh)(v, q)):
+        return
     fn = "tinyc_logistic_s8" if node.op.name == "Sigmoid" else "tinyc_tanh_s8"
     layer.kernel = fn
     _extra(layer)
@@ -323,6 +345,8 @@ def lower_hard_swish(ctx: LowerCtx, node: Node, layer: Layer) -> None:
         raise unsupported(node, str(exc)) from None
     if not -31 <= q.reluish_multiplier_exponent <= 31:
         raise unsupported(node, f"input scale {s} gives a hard-swish exponent out of range")
+    if _lut(ctx, node, layer, lambda v: KE.hard_swish(v, q)):
+        return
     layer.kernel = "tinyc_hard_swish_s8"
     _extra(layer)
     layer.body.append(

@@ -59,6 +59,9 @@ void tinyc_hard_swish_s8(const int8_t *input,
                          int16_t output_multiplier,
                          int32_t output_exponent);
 
+/** output[i] = table[input[i] + 128]: any int8 -> int8 function of one value, tabulated (in place-safe). */
+void tinyc_lut_s8(const int8_t *input, int8_t *output, int32_t size, const int8_t table[256]);
+
 /**
  * int8 MEAN over the middle axis of an [outer, reduce, inner] tensor (TFLite's
  * integer MEAN: the int32 sum of x - input_zero_point, requantized by a multiplier

@@ -222,3 +222,11 @@ void tinyc_hard_swish_s8(const int8_t *input,
         output[i] = tinyc_clamp_s8(out, -128, 127);
     }
 }
+
+void tinyc_lut_s8(const int8_t *input, int8_t *output, int32_t size, const int8_t table[256])
+{
+    for (int32_t i = 0; i < size; ++i)
+    {
+        output[i] = table[(int32_t)input[i] + 128];
+    }
+}

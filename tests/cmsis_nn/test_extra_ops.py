@@ -113,6 +113,17 @@ def activations_model(seed: int = 14) -> Builder:
     return b
 
 
+def lut_model(seed: int = 18) -> Builder:
+    """Tensors of more than 256 values: Sigmoid, Tanh and HardSwish become table look-ups (in place where the planner allows)."""
+    b = Builder("lut", seed)
+    x = _inp(b, "x", (1, 9, 7, 5))
+    b.float_output(_op(b, "Sigmoid", [x], TensorType(DType.I8, x.type.shape, LOGISTIC_Q), "sigmoid"), "sig")
+    b.float_output(_op(b, "Tanh", [x], TensorType(DType.I8, x.type.shape, TANH_Q), "tanh"), "tanh")
+    h = b.conv(x, 6, (1, 1), name="pw")
+    b.float_output(_op(b, "HardSwish", [h], b.act_type(h.type.shape), "hswish"), "hs")
+    return b
+
+
 def inplace_model(seed: int = 15) -> Builder:
     """An FC whose output dies in the activation: the planner lets it run in place."""
     b = Builder("inplace", seed)
@@ -157,6 +168,7 @@ MODELS: dict[str, Callable[[], Builder]] = {
     "mean": mean_model,
     "activations": activations_model,
     "inplace": inplace_model,
+    "lut": lut_model,
     "broadcast": broadcast_model,
     "split_slice": split_slice_model,
 }
@@ -167,6 +179,7 @@ KERNELS = {
     "mean": {"tinyc_mean_s8", "arm_transpose_s8"},
     "activations": {"tinyc_logistic_s8", "tinyc_tanh_s8", "tinyc_hard_swish_s8"},
     "inplace": {"tinyc_logistic_s8", "tinyc_hard_swish_s8"},
+    "lut": {"tinyc_lut_s8"},
     "broadcast": {"tinyc_broadcast_mul_s8", "tinyc_broadcast_add_s8", "arm_elementwise_add_s8"},
     "split_slice": {"memcpy"},
 }
