@@ -197,17 +197,19 @@ typedef struct
 /* Requantizes a 2x2 block: acc[0], acc[1] to out_a[oc], out_a[oc1]; acc[2], acc[3] to out_b (NULL: none); oc1 == oc: one channel. */
 static inline void store2x2(const tinyc_conv_out *q, const int32_t acc[4], int8_t *out_a, int8_t *out_b, int32_t oc, int32_t oc1)
 {
-    out_a[oc] = tinyc_requantize_to_s8(acc[0], q->mult[oc], q->shift[oc], q->out_offset, q->act_min, q->act_max);
+    const tinyc_rq r0 = tinyc_rq_make(q->mult[oc], q->shift[oc]);
+    out_a[oc] = tinyc_rq_apply(&r0, acc[0], q->out_offset, q->act_min, q->act_max);
     if (out_b != NULL)
     {
-        out_b[oc] = tinyc_requantize_to_s8(acc[2], q->mult[oc], q->shift[oc], q->out_offset, q->act_min, q->act_max);
+        out_b[oc] = tinyc_rq_apply(&r0, acc[2], q->out_offset, q->act_min, q->act_max);
     }
     if (oc1 != oc)
     {
-        out_a[oc1] = tinyc_requantize_to_s8(acc[1], q->mult[oc1], q->shift[oc1], q->out_offset, q->act_min, q->act_max);
+        const tinyc_rq r1 = tinyc_rq_make(q->mult[oc1], q->shift[oc1]);
+        out_a[oc1] = tinyc_rq_apply(&r1, acc[1], q->out_offset, q->act_min, q->act_max);
         if (out_b != NULL)
         {
-            out_b[oc1] = tinyc_requantize_to_s8(acc[3], q->mult[oc1], q->shift[oc1], q->out_offset, q->act_min, q->act_max);
+            out_b[oc1] = tinyc_rq_apply(&r1, acc[3], q->out_offset, q->act_min, q->act_max);
         }
     }
 }

@@ -3,7 +3,8 @@
  *
  * acc[c] = bias[c] + sum_i (x[i] + input_offset) * (w[c][i] + filter_offset),
  * then requantized per tensor or per output channel. Two output rows share
- * each pass over the input. SPDX-License-Identifier: Apache-2.0
+ * each pass over the input; the requantization of a per-tensor layer is
+ * prepared once. SPDX-License-Identifier: Apache-2.0
  */
 #include "arm_nnfunctions.h"
 #include "tinyc_nn_internal.h"
@@ -38,19 +39,23 @@ static arm_cmsis_nn_status fully_connected(const cmsis_nn_fc_params *fc_params,
         int8_t *out = output_data + (int64_t)b * out_c;
         /* (w + filter_offset) . (x + input_offset) = w . (x + input_offset) + filter_offset * sum(x + input_offset) */
         const int32_t x_term = filt_off != 0 ? filt_off * tinyc_sum_s8(x, depth, in_off) : 0;
-        for (int32_t c = 0; c < out_c; c += 2)
+        const tinyc_rq shared = tinyc_rq_make(mult[0], shift[0]);
+        int32_t c = 0;
+        for (; c + 2 <= out_c; c += 2)
         {
-            const int32_t c1 = (c + 1 < out_c) ? c + 1 : c;
             int32_t acc0 = (bias_data != NULL ? bias_data[c] : 0) + x_term;
-            int32_t acc1 = (bias_data != NULL ? bias_data[c1] : 0) + x_term;
-            tinyc_dot2_s8(x, filter_data + (int64_t)c * depth, filter_data + (int64_t)c1 * depth, depth, in_off, &acc0, &acc1);
-            const int32_t k0 = per_channel ? c : 0;
-            const int32_t k1 = per_channel ? c1 : 0;
-            out[c] = tinyc_requantize_to_s8(acc0, mult[k0], shift[k0], out_off, act_min, act_max);
-            if (c1 != c)
-            {
-                out[c1] = tinyc_requantize_to_s8(acc1, mult[k1], shift[k1], out_off, act_min, act_max);
-            }
+            int32_t acc1 = (bias_data != NULL ? bias_data[c + 1] : 0) + x_term;
+            tinyc_dot2_s8(x, filter_data + (int64_t)c * depth, filter_data + (int64_t)(c + 1) * depth, depth, in_off, &acc0, &acc1);
+            const tinyc_rq r0 = per_channel ? tinyc_rq_make(mult[c], shift[c]) : shared;
+            const tinyc_rq r1 = per_channel ? tinyc_rq_make(mult[c + 1], shift[c + 1]) : shared;
+            out[c] = tinyc_rq_apply(&r0, acc0, out_off, act_min, act_max);
+            out[c + 1] = tinyc_rq_apply(&r1, acc1, out_off, act_min, act_max);
+        }
+        for (; c < out_c; ++c)
+        {
+            const int32_t acc = tinyc_dot_s8(x, filter_data + (int64_t)c * depth, depth, in_off, (bias_data != NULL ? bias_data[c] : 0) + x_term);
+            const tinyc_rq r = per_channel ? tinyc_rq_make(mult[c], shift[c]) : shared;
+            out[c] = tinyc_rq_apply(&r, acc, out_off, act_min, act_max);
         }
     }
     return ARM_CMSIS_NN_SUCCESS;

@@ -27,10 +27,93 @@
 #define TINYC_MAX(a, b) ((a) > (b) ? (a) : (b))
 #define TINYC_MIN(a, b) ((a) < (b) ? (a) : (b))
 
+#if defined(__GNUC__)
+#define TINYC_NOINLINE __attribute__((noinline))
+#else
+#define TINYC_NOINLINE
+#endif
+
 /** Requantized accumulator plus output offset, clamped to [act_min, act_max]. */
 static inline int8_t tinyc_requantize_to_s8(int32_t acc, int32_t mult, int32_t shift, int32_t out_offset, int32_t act_min, int32_t act_max)
 {
     int32_t v = arm_nn_requantize(acc, mult, shift) + out_offset;
+    v = TINYC_MAX(v, act_min);
+    v = TINYC_MIN(v, act_max);
+    return (int8_t)v;
+}
+
+/*
+ * One output channel's requantization, prepared once and applied to many
+ * accumulators with the same result as arm_nn_requantize().
+ *
+ * For shift < 0 (e = -shift) TFLite rounds twice: r1 = round(acc * mult / 2^31)
+ * (ties up), then r1 / 2^e (ties away from zero). With p = acc * mult both
+ * steps are one floor of a 64-bit sum: floor((p + 2^30 + 2^(30+e) - [p < 0] 2^31)
+ * / 2^(31+e)) (floor(floor(x / a) / b) = floor(x / (a b)); [r1 < 0] can be
+ * replaced by [p < 0] because r1 = 0 when -2^30 <= p < 0, where both give 0).
+ * The high word of that sum shifted right by e - 1 is the result. mult =
+ * INT32_MIN (never produced by quantize_multiplier) keeps the reference code.
+ */
+typedef struct
+{
+    int32_t mult;
+    int32_t kind;  /* 0: shift >= 0 (left shift, one rounding), 1: shift < 0, 2: mult == INT32_MIN */
+    int32_t shift; /* left shift (kind 0), e - 1 (kind 1), shift (kind 2) */
+    int64_t round; /* 2^30 + 2^(30+e) (kind 1) */
+} tinyc_rq;
+
+static inline tinyc_rq tinyc_rq_make(int32_t mult, int32_t shift)
+{
+    tinyc_rq r;
+    r.mult = mult;
+    r.round = 0;
+    if (mult == INT32_MIN)
+    {
+        r.kind = 2;
+        r.shift = shift;
+    }
+    else if (shift >= 0)
+    {
+        r.kind = 0;
+        r.shift = shift;
+    }
+    else
+    {
+        r.kind = 1;
+        r.shift = -shift - 1;
+        r.round = ((int64_t)1 << 30) + ((int64_t)1 << (30 - shift));
+    }
+    return r;
+}
+
+/* The reference arithmetic, out of line: only mult == INT32_MIN takes it. */
+static TINYC_NOINLINE int32_t tinyc_requantize_ref(int32_t acc, int32_t mult, int32_t shift)
+{
+    return arm_nn_requantize(acc, mult, shift);
+}
+
+/** arm_nn_requantize(acc, mult, shift) with r = tinyc_rq_make(mult, shift). */
+static inline int32_t tinyc_rq_value(const tinyc_rq *r, int32_t acc)
+{
+    if (r->kind == 1)
+    {
+        int64_t p = (int64_t)acc * r->mult;
+        const int64_t neg = (int64_t)((uint64_t)p >> 63);
+        p += r->round - (neg << 31);
+        return (int32_t)(p >> 32) >> r->shift;
+    }
+    if (r->kind == 0)
+    {
+        const int64_t p = (int64_t)(int32_t)((uint32_t)acc << r->shift) * r->mult + ((int64_t)1 << 30);
+        return (int32_t)(p >> 31);
+    }
+    return tinyc_requantize_ref(acc, r->mult, r->shift);
+}
+
+/** tinyc_rq_value() + out_offset, clamped to [act_min, act_max]. */
+static inline int8_t tinyc_rq_apply(const tinyc_rq *r, int32_t acc, int32_t out_offset, int32_t act_min, int32_t act_max)
+{
+    int32_t v = tinyc_rq_value(r, acc) + out_offset;
     v = TINYC_MAX(v, act_min);
     v = TINYC_MIN(v, act_max);
     return (int8_t)v;
@@ -135,56 +218,6 @@ static inline void tinyc_dot2_s8(const int8_t *x, const int8_t *w0, const int8_t
     }
     *acc0 = a0;
     *acc1 = a1;
-}
-
-#if defined(__GNUC__)
-#define TINYC_NOINLINE __attribute__((noinline))
-#else
-#define TINYC_NOINLINE
-#endif
-
-/** Four dot products sharing x (one input vector, four filter rows w, w + stride, ...): acc[k] += (x + off) . w_k. */
-static inline void tinyc_dot4_s8(const int8_t *x, const int8_t *w, int32_t stride, int32_t n, int32_t x_offset, int32_t acc[4])
-{
-    const int8_t *w0 = w;
-    const int8_t *w1 = w0 + stride;
-    const int8_t *w2 = w1 + stride;
-    const int8_t *w3 = w2 + stride;
-    int32_t s0 = acc[0], s1 = acc[1], s2 = acc[2], s3 = acc[3];
-    int32_t i = 0;
-#if TINYC_USE_DSP
-    const int32_t off2 = tinyc_dup16(x_offset);
-    for (; i + 4 <= n; i += 4)
-    {
-        const uint32_t xv = tinyc_read_u32(x + i);
-        const int32_t x02 = __sxtab16(off2, (int32_t)xv);
-        const int32_t x13 = tinyc_sxtab16_ror8(off2, xv);
-        uint32_t wv = tinyc_read_u32(w0 + i);
-        s0 = __smlad(x02, __sxtb16((int32_t)wv), s0);
-        s0 = __smlad(x13, tinyc_sxtb16_ror8(wv), s0);
-        wv = tinyc_read_u32(w1 + i);
-        s1 = __smlad(x02, __sxtb16((int32_t)wv), s1);
-        s1 = __smlad(x13, tinyc_sxtb16_ror8(wv), s1);
-        wv = tinyc_read_u32(w2 + i);
-        s2 = __smlad(x02, __sxtb16((int32_t)wv), s2);
-        s2 = __smlad(x13, tinyc_sxtb16_ror8(wv), s2);
-        wv = tinyc_read_u32(w3 + i);
-        s3 = __smlad(x02, __sxtb16((int32_t)wv), s3);
-        s3 = __smlad(x13, tinyc_sxtb16_ror8(wv), s3);
-    }
-#endif
-    for (; i < n; ++i)
-    {
-        const int32_t xi = (int32_t)x[i] + x_offset;
-        s0 += xi * (int32_t)w0[i];
-        s1 += xi * (int32_t)w1[i];
-        s2 += xi * (int32_t)w2[i];
-        s3 += xi * (int32_t)w3[i];
-    }
-    acc[0] = s0;
-    acc[1] = s1;
-    acc[2] = s2;
-    acc[3] = s3;
 }
 
 /** sum_i (x[i] + x_offset). */
