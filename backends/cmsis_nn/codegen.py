@@ -184,12 +184,16 @@ class CodeGen:
         self._array_of[v] = arr
         return cname
 
-    def table(self, layer: Layer, what: str, data: np.ndarray) -> str:
-        """A per-channel table, in the region of the layer's weights (the planner counted it with them)."""
+    def table(self, layer: Layer, what: str, data: np.ndarray, note: str | None = None) -> str:
+        """A derived table, in the region of the layer's weights (the planner counted it with them) or in flash.
+
+        int32 unless ``data`` is int8 (a lookup table); ``note`` describes it (default: per-channel requantization).
+        """
         w = layer.node.opt_input(1)
         wp = self.plan.weights.get(w) if w is not None else None  # type: ignore[attr-defined]
         region = wp.region if wp is not None else self._flash
-        arr = np.ascontiguousarray(np.asarray(data, dtype=np.int32).reshape(-1))
+        dtype = np.int8 if np.asarray(data).dtype == np.int8 else np.int32
+        arr = np.ascontiguousarray(np.asarray(data, dtype=dtype).reshape(-1))
         key = (region, arr.tobytes())
         if key in self._tables:  # the same table again (layers with equal scales): share it
             shared = self._tables[key]
@@ -197,7 +201,7 @@ class CodeGen:
             return shared.cname
         cname = self.names.ident((layer.index, what), f"l{layer.index}_{what}", prefix=f"{self.prefix}_")
         r = self.target.region(region)
-        note = f"layer {layer.index} ({comment_text(layer.node.name)}): requantization {what} per output channel"
+        note = f"layer {layer.index} ({comment_text(layer.node.name)}): " + (note or f"requantization {what} per output channel")
         self._tables[key] = ConstArray(cname, arr, region, r.section, 4, note, ram=r.kind is MemoryKind.RAM)
         self.arrays.append(self._tables[key])
         return cname

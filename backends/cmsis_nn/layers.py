@@ -42,8 +42,8 @@ class LowerCtx(Protocol):
         """C identifier of a constant's array (registers it for the weights file; ``name`` for its first use)."""
         ...
 
-    def table(self, layer: Layer, what: str, data: np.ndarray) -> str:
-        """C identifier of a derived int32 table (multipliers, shifts) in flash."""
+    def table(self, layer: Layer, what: str, data: np.ndarray, note: str | None = None) -> str:
+        """C identifier of a derived table in flash: int32 (multipliers, shifts) or int8 (lookup tables)."""
         ...
 
     def scratch(self, node: Node) -> tuple[str, int]:

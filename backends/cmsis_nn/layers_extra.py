@@ -311,10 +311,10 @@ def _lut(ctx: LowerCtx, node: Node, layer: Layer, fn: Callable[[np.ndarray], np.
     if y.type.numel <= LUT_ABOVE:
         return False
     table = np.asarray(fn(np.arange(-128, 128, dtype=np.int8)), dtype=np.int8).reshape(256)
-    layer.decls += [f"static const int8_t {layer.p}lut[256] = {{"] + [f"    {_ints(table[i : i + 16])}," for i in range(0, 256, 16)] + ["};"]
+    lut = ctx.table(layer, "lut", table, note=f"{node.op.name} of each int8 input value, from the integer reference")
     layer.kernel = "tinyc_lut_s8"
     _extra(layer)
-    layer.body.append(f"tinyc_lut_s8({ctx.buf(x)}, {ctx.buf(y)}, {y.type.numel}, {layer.p}lut);")
+    layer.body.append(f"tinyc_lut_s8({ctx.buf(x)}, {ctx.buf(y)}, {y.type.numel}, {lut});")
     layer.summary = f"{shape_text(x)} -> {shape_text(y)}, table of the {node.op.name} reference" + (", in place" if ctx.same_place(x, y) else "")
     return True
 

@@ -51,7 +51,7 @@ def build_report(prefix: str, model_name: str, source: str, target: Target, gen:
             "arena_bytes": sum(a.size for a in gen.arenas),
             "scratch_max_bytes": max((layer.scratch for layer in gen.layers), default=0),
             "flash_constants_bytes": flash_constants,
-            "weights_bytes": sum(a.nbytes for a in gen.arrays if not a.cname.endswith(("_multiplier", "_shift"))),
+            "weights_bytes": sum(a.nbytes for a in gen.arrays if not a.cname.endswith(("_multiplier", "_shift", "_lut"))),
             "activation_lower_bound_bytes": int(getattr(plan, "lower_bound", 0)),
         },
         "ram_per_region": ram,
@@ -59,7 +59,7 @@ def build_report(prefix: str, model_name: str, source: str, target: Target, gen:
         "sections": dict(sorted({**{a.section: a.region for a in gen.arrays}, **{a.section: a.region for a in gen.arenas}}.items())),
         "layers": layers,
         "notes": [
-            "flash_constants_bytes counts weights, biases and requantization tables; code size comes from the linker (arm-none-eabi-size).",
+            "flash_constants_bytes counts weights, biases, requantization tables and activation lookup tables; code size comes from the linker (arm-none-eabi-size).",
             "RAM is what tinyc's generated code owns: the arenas (activations, kernel scratch, inputs and outputs) and RAM copies of weights; there is no other runtime state.",
         ],
     }

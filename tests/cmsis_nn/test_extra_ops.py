@@ -4,6 +4,8 @@ host under ASan/UBSan and on QEMU's Cortex-M7, bit-exact with tinyc's integer re
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -249,6 +251,14 @@ def test_inplace_activations_share_their_input_buffer(tmp_path: Path) -> None:
     for call in calls:
         args = call.split("(", 1)[1].split(", ")
         assert where[args[0]] == where[args[1]], (call, where)  # input and output are the same planned bytes
+
+
+def test_lookup_tables_are_flash_constants_in_the_report(tmp_path: Path) -> None:
+    _, info = _compile("lut", tmp_path / "b")
+    report = json.loads((info.dir / "report.json").read_text())
+    tables = report["totals"]["flash_constants_bytes"] - report["totals"]["weights_bytes"]
+    assert tables >= 256 * sum("tinyc_lut_s8" in str(layer["kernel"]) for layer in info.layers) > 0
+    assert "_lut[256]" in (info.dir / "lut_weights.c").read_text()
 
 
 def test_mean_of_separate_axes_plans_scratch(tmp_path: Path) -> None:
