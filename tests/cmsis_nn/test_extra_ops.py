@@ -5,7 +5,6 @@ host under ASan/UBSan and on QEMU's Cortex-M7, bit-exact with tinyc's integer re
 from __future__ import annotations
 
 import json
-
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
