@@ -22,6 +22,7 @@ See docs/tflite.md.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -87,11 +88,14 @@ class SkipIfInt8:
         return self.inner(graph)
 
 
-def _quantize_passes(options: Any) -> list[Pass]:
+def _quantize_passes(options: Any, edgetpu: bool = False) -> list[Pass]:
+    """int8 quantization; for the Edge TPU, fully-connected weights per tensor (its compiler predates per-channel FULLY_CONNECTED)."""
     from tinyc.quant.api import QuantOptions, quantize_passes
 
     asked = getattr(options, "quantize", None)
     opts = asked if isinstance(asked, QuantOptions) else QuantOptions(scheme="int8", observer=getattr(options, "observer", "minmax") or "minmax")
+    if edgetpu and opts.per_channel_fully_connected:
+        opts = dataclasses.replace(opts, per_channel_fully_connected=False)
     passes = list(quantize_passes(opts, getattr(options, "calib", None)))
     passes[-1] = SkipIfInt8(passes[-1])
     return passes
@@ -108,7 +112,7 @@ class TFLiteBackend:
 
     def pipeline(self, target: Any, options: Any) -> list[Pass]:
         s = backend_settings(target, options)
-        return _quantize_passes(options) if s["quantization"] == "int8" else _mcu_passes()
+        return _quantize_passes(options, edgetpu=s["edgetpu"]) if s["quantization"] == "int8" else _mcu_passes()
 
     def write(self, ctx: BackendContext) -> list[Path]:
         from tinyc.backends.tflite.edgetpu import map_ops, run_compiler

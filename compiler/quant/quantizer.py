@@ -54,6 +54,7 @@ class QuantOptions:
     percentile: float = 99.99
     int_io: bool = False  # graph inputs/outputs become integer tensors (no Q/DQ at the edges)
     per_channel: bool = True  # per-output-channel weight scales (else one per tensor)
+    per_channel_fully_connected: bool = True  # per_channel for FullyConnected/MatMul/Gemm too (off: the Edge TPU)
     symmetric_activations: bool = False  # zero point 0 for int8 activations too (TensorRT)
     random_samples: int = 16  # how many samples --calib random draws
     max_samples: int | None = None  # use at most this many calibration samples
@@ -318,7 +319,8 @@ class _Quantizer:
         x_scale = node.input(act_indices(node, rule)[0]).type.quant
         assert x_scale is not None
         s_in = np.float32(x_scale.scale[0])
-        q, wq = self._weights(w.const, rule.weight_axis)
+        fc = node.op.name in ("FullyConnected", "MatMul", "Gemm")
+        q, wq = self._weights(w.const, rule.weight_axis, per_channel=self.opts.per_channel and (self.opts.per_channel_fully_connected or not fc))
         node.set_input(rule.weight_input, self.g.add_const(f"{w.name}_i8", q, quant=wq))
         b = node.opt_input(rule.bias_input) if rule.bias_input is not None else None
         if b is None:
@@ -331,12 +333,12 @@ class _Quantizer:
         bq = QuantParams.per_axis(s_b, None, 0) if not wq.is_per_tensor else QuantParams.per_tensor(float(s_b[0]), 0)
         node.set_input(rule.bias_input, self.g.add_const(f"{b.name}_{bias_dt.short}", qb.reshape(b.const.shape), quant=bq))  # type: ignore[arg-type]
 
-    def _weights(self, w: np.ndarray, axis: int) -> tuple[np.ndarray, QuantParams]:
+    def _weights(self, w: np.ndarray, axis: int, *, per_channel: bool) -> tuple[np.ndarray, QuantParams]:
         hinted = match_weight_hint(w, axis, self.hints) if self.hints else None
         if hinted is not None:
             return hinted
         axis = axis % w.ndim
-        if self.opts.per_channel and w.shape[axis] > 1:
+        if per_channel and w.shape[axis] > 1:
             other = tuple(i for i in range(w.ndim) if i != axis)
             m = np.abs(w.astype(np.float64)).max(axis=other)
             s = np.where(m > 0, m / 127.0, 1.0).astype(np.float32)

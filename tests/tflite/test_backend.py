@@ -44,6 +44,11 @@ def test_kws_float_onnx_to_coral_edgetpu_cli(kws_float: Path, tmp_path: Path) ->
     # what the file holds reads back as the same int8 graph tinyc compiled
     g = load_tflite(model)
     assert [n.op.name for n in g.nodes][-3:] == ["Reshape", "FullyConnected", "Softmax"]
+    # the Edge TPU compiler predates per-channel FULLY_CONNECTED: one weight scale there (the model's MatMul weights
+    # are float; its convolutions' come with their own int8 scales and keep them), per channel for depthwise
+    wq = {n.op.name: n.input(1).type.quant for n in g.nodes if n.op.name in ("DepthwiseConv2D", "FullyConnected")}
+    assert wq["FullyConnected"].is_per_tensor and not wq["DepthwiseConv2D"].is_per_tensor
+    assert "per-channel fully-connected" not in md
 
 
 def test_int8_tflite_to_coral_devboard_keeps_the_model(tmp_path: Path) -> None:
@@ -79,6 +84,8 @@ def test_rpi_cm4_float_and_int8(ad_float: Path, tmp_path: Path) -> None:
     mq = art.report["model"]
     assert mq["precision"] == "int8" and mq["io_type"] == "float"
     assert [c["builtin"] for c in mq["opcodes"]] == ["QUANTIZE", "FULLY_CONNECTED", "DEQUANTIZE"]
+    fcs = [n for n in load(tmp_path / "q" / "ad_autoencoder_float.tflite").graph.nodes if n.op.name == "FullyConnected"]
+    assert fcs and all(not n.input(1).type.quant.is_per_tensor for n in fcs)  # LiteRT on the Pi takes per-channel FC
 
 
 def test_float_kws_reads_back(kws_float: Path, tmp_path: Path) -> None:
