@@ -51,8 +51,10 @@ static inline int8_t tinyc_requantize_to_s8(int32_t acc, int32_t mult, int32_t s
  * steps are one floor of a 64-bit sum: floor((p + 2^30 + 2^(30+e) - [p < 0] 2^31)
  * / 2^(31+e)) (floor(floor(x / a) / b) = floor(x / (a b)); [r1 < 0] can be
  * replaced by [p < 0] because r1 = 0 when -2^30 <= p < 0, where both give 0).
- * The high word of that sum shifted right by e - 1 is the result. mult =
- * INT32_MIN (never produced by quantize_multiplier) keeps the reference code.
+ * The high word of that sum shifted right by e - 1 is the result. As mult >= 0
+ * there, [p < 0] = [acc < 0] when mult > 0, and for mult = 0 both choices give
+ * 0. mult = INT32_MIN and negative multipliers with shift < 0 (never produced by
+ * quantize_multiplier) keep the reference code.
  */
 typedef struct
 {
@@ -67,7 +69,7 @@ static inline tinyc_rq tinyc_rq_make(int32_t mult, int32_t shift)
     tinyc_rq r;
     r.mult = mult;
     r.round = 0;
-    if (mult == INT32_MIN)
+    if (mult == INT32_MIN || (shift < 0 && mult < 0))
     {
         r.kind = 2;
         r.shift = shift;
@@ -92,15 +94,29 @@ static TINYC_NOINLINE int32_t tinyc_requantize_ref(int32_t acc, int32_t mult, in
     return arm_nn_requantize(acc, mult, shift);
 }
 
+/** tinyc_rq_value() for r->kind == 1 (shift < 0, mult >= 0): one multiply-accumulate into the 64-bit rounding. */
+static inline int32_t tinyc_rq_value1(const tinyc_rq *r, int32_t acc)
+{
+    int64_t p = (int64_t)acc * r->mult + r->round;
+    p -= (int64_t)((uint32_t)acc >> 31) << 31;
+    return (int32_t)(p >> 32) >> r->shift;
+}
+
+/** tinyc_rq_value1() + out_offset, clamped to [act_min, act_max]. */
+static inline int8_t tinyc_rq_apply1(const tinyc_rq *r, int32_t acc, int32_t out_offset, int32_t act_min, int32_t act_max)
+{
+    int32_t v = tinyc_rq_value1(r, acc) + out_offset;
+    v = TINYC_MAX(v, act_min);
+    v = TINYC_MIN(v, act_max);
+    return (int8_t)v;
+}
+
 /** arm_nn_requantize(acc, mult, shift) with r = tinyc_rq_make(mult, shift). */
 static inline int32_t tinyc_rq_value(const tinyc_rq *r, int32_t acc)
 {
     if (r->kind == 1)
     {
-        int64_t p = (int64_t)acc * r->mult;
-        const int64_t neg = (int64_t)((uint64_t)p >> 63);
-        p += r->round - (neg << 31);
-        return (int32_t)(p >> 32) >> r->shift;
+        return tinyc_rq_value1(r, acc);
     }
     if (r->kind == 0)
     {
