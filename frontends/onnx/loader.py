@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import onnx
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 
 from tinyc.errors import ModelLoadError
 
@@ -19,6 +21,7 @@ def read_model(path: Path) -> onnx.ModelProto:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # protobuf raises DecodeError and friends
         raise ModelLoadError(f"not a valid ONNX file ({type(exc).__name__}: {exc})", where=str(path), hint="is this an .onnx model? re-export it") from None
+    _check_text(model, str(path))
     base = path.resolve().parent
     for tensor in _all_tensors(model):
         if tensor.data_location != onnx.TensorProto.EXTERNAL:
@@ -39,7 +42,7 @@ def read_model(path: Path) -> onnx.ModelProto:
         raise ModelLoadError(f"cannot read external data: {exc}", where=str(path)) from None
     try:
         onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as exc:
+    except (onnx.checker.ValidationError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid model"
         raise ModelLoadError(f"the ONNX checker rejects the model: {first}", where=str(path), hint="fix or re-export the model") from None
     return model
@@ -52,3 +55,30 @@ def _all_tensors(model: onnx.ModelProto) -> list[onnx.TensorProto]:
             if attr.type == onnx.AttributeProto.TENSOR:
                 out.append(attr.t)
     return out
+
+
+def _check_text(msg: Message, where: str, path: str = "model") -> None:
+    """Every string field must be UTF-8 text: protobuf hands corrupt ones back as bytes.
+
+    Names flow into the IR, error messages and generated code, so a corrupt
+    one is refused here with where it sits rather than failing somewhere later.
+    """
+    for field, value in msg.ListFields():
+        if field.type == FieldDescriptor.TYPE_MESSAGE:
+            items = value if _is_repeated(field) else [value]
+            for i, item in enumerate(items):
+                _check_text(item, where, f"{path}.{field.name}[{i}]" if _is_repeated(field) else f"{path}.{field.name}")
+        elif field.type == FieldDescriptor.TYPE_STRING:
+            items = value if _is_repeated(field) else [value]
+            for item in items:
+                if isinstance(item, bytes):
+                    raise ModelLoadError(
+                        f"{path}.{field.name} holds {item[:40]!r}, which is not UTF-8 text",
+                        where=where,
+                        hint="the file is corrupt; re-export the model",
+                    )
+
+
+def _is_repeated(field: FieldDescriptor) -> bool:
+    flag = getattr(field, "is_repeated", None)  # protobuf >= 5; older versions only have ``label``
+    return bool(flag) if flag is not None else field.label == FieldDescriptor.LABEL_REPEATED
