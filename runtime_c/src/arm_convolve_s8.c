@@ -192,24 +192,41 @@ typedef struct
 {
     const int32_t *mult, *shift;
     int32_t out_offset, act_min, act_max;
+    int full_range; /* [act_min, act_max] = [-128, 127] */
 } tinyc_conv_out;
+
+/* One requantized output; kind-1 channels (what quantized models have) without the branches. */
+static inline int8_t conv_out1(const tinyc_conv_out *q, const tinyc_rq *r, int32_t acc)
+{
+#if TINYC_USE_DSP && defined(__ARM_FEATURE_SAT)
+    if (r->kind == 1 && q->full_range)
+    {
+        return (int8_t)__ssat(tinyc_rq_value1(r, acc) + q->out_offset, 8);
+    }
+#endif
+    if (r->kind == 1)
+    {
+        return tinyc_rq_apply1(r, acc, q->out_offset, q->act_min, q->act_max);
+    }
+    return tinyc_rq_apply(r, acc, q->out_offset, q->act_min, q->act_max);
+}
 
 /* Requantizes a 2x2 block: acc[0], acc[1] to out_a[oc], out_a[oc1]; acc[2], acc[3] to out_b (NULL: none); oc1 == oc: one channel. */
 static inline void store2x2(const tinyc_conv_out *q, const int32_t acc[4], int8_t *out_a, int8_t *out_b, int32_t oc, int32_t oc1)
 {
     const tinyc_rq r0 = tinyc_rq_make(q->mult[oc], q->shift[oc]);
-    out_a[oc] = tinyc_rq_apply(&r0, acc[0], q->out_offset, q->act_min, q->act_max);
+    out_a[oc] = conv_out1(q, &r0, acc[0]);
     if (out_b != NULL)
     {
-        out_b[oc] = tinyc_rq_apply(&r0, acc[2], q->out_offset, q->act_min, q->act_max);
+        out_b[oc] = conv_out1(q, &r0, acc[2]);
     }
     if (oc1 != oc)
     {
         const tinyc_rq r1 = tinyc_rq_make(q->mult[oc1], q->shift[oc1]);
-        out_a[oc1] = tinyc_rq_apply(&r1, acc[1], q->out_offset, q->act_min, q->act_max);
+        out_a[oc1] = conv_out1(q, &r1, acc[1]);
         if (out_b != NULL)
         {
-            out_b[oc1] = tinyc_rq_apply(&r1, acc[3], q->out_offset, q->act_min, q->act_max);
+            out_b[oc1] = conv_out1(q, &r1, acc[3]);
         }
     }
 }
@@ -257,6 +274,48 @@ static void im2col_pair(const tinyc_conv_geom *g, const int8_t *input, int32_t b
     }
 }
 
+#define TINYC_IM2COL_STAGE 256 /* receptive fields up to this many values are gathered as int8 first (2 x 256 B of stack) */
+
+/* Gathers the receptive field of the output pixel whose window starts at (base_y, base_x) into dst (k_h * k_w *
+   k_c int8): contiguous runs copied, the padding as pad (the value that plus the input offset gives 0). */
+static void im2col_s8(const tinyc_conv_geom *g, const int8_t *input, int32_t base_y, int32_t base_x, int32_t grp, int8_t pad, int8_t *dst)
+{
+    const int32_t row_len = g->k_w * g->k_c;
+    const int contiguous = g->dil_w == 1 && g->x_shift == 0 && g->k_c == g->in_c;
+    for (int32_t ky = 0; ky < g->k_h; ++ky, dst += row_len)
+    {
+        const int32_t y = base_y + ky * g->dil_h;
+        if (y < 0 || y >= g->in_h)
+        {
+            memset(dst, pad, (size_t)row_len);
+            continue;
+        }
+        const int8_t *in_row = input + (int64_t)(y >> g->y_shift) * g->src_w * g->in_c + grp * g->k_c;
+        if (contiguous)
+        {
+            /* filter columns [kx0, kx1) are inside the input */
+            const int32_t kx0 = TINYC_MIN(TINYC_MAX(-base_x, 0), g->k_w);
+            const int32_t kx1 = TINYC_MAX(TINYC_MIN(g->in_w - base_x, g->k_w), kx0);
+            memset(dst, pad, (size_t)(kx0 * g->k_c));
+            memcpy(dst + kx0 * g->k_c, in_row + (base_x + kx0) * g->in_c, (size_t)((kx1 - kx0) * g->k_c));
+            memset(dst + kx1 * g->k_c, pad, (size_t)((g->k_w - kx1) * g->k_c));
+            continue;
+        }
+        for (int32_t kx = 0; kx < g->k_w; ++kx)
+        {
+            const int32_t x = base_x + kx * g->dil_w;
+            if (x >= 0 && x < g->in_w)
+            {
+                memcpy(dst + kx * g->k_c, in_row + (x >> g->x_shift) * g->in_c, (size_t)g->k_c);
+            }
+            else
+            {
+                memset(dst + kx * g->k_c, pad, (size_t)g->k_c);
+            }
+        }
+    }
+}
+
 /* Every geometry, output pixels in pairs through the column pair `pair` (4-byte aligned, 2 * k_len int16). */
 static void conv_pairs(const tinyc_conv_out *q,
                        const tinyc_conv_geom *g,
@@ -279,6 +338,10 @@ static void conv_pairs(const tinyc_conv_out *q,
     const int32_t k_len = g->k_h * g->k_w * g->k_c;
     /* 1x1 without padding, one group, read as stored: a pixel's inputs are one contiguous vector */
     const int pointwise = k_len == g->in_c && g->k_h == 1 && g->k_w == 1 && g->x_shift == 0 && g->y_shift == 0 && cp->padding.h == 0 && cp->padding.w == 0;
+    /* other geometries: gathered as int8 (padding = -input_offset, an int8 for offsets in [-127, 128]), widened four at a time */
+    const int staged = !pointwise && k_len <= TINYC_IM2COL_STAGE && g->input_offset >= -127 && g->input_offset <= 128;
+    const int8_t pad = (int8_t)(staged ? -g->input_offset : 0);
+    int8_t stage[2][TINYC_IM2COL_STAGE];
     for (int32_t p = 0; p < pixels; p += 2)
     {
         const int32_t count = p + 1 < pixels ? 2 : 1;
@@ -303,6 +366,12 @@ static void conv_pairs(const tinyc_conv_out *q,
                                    k_len,
                                    g->input_offset,
                                    pair);
+            }
+            else if (staged)
+            {
+                im2col_s8(g, img[0], by[0], bx[0], grp, pad, stage[0]);
+                im2col_s8(g, img[1], by[1], bx[1], grp, pad, stage[1]);
+                tinyc_pair_from_s8(stage[0], stage[1], k_len, g->input_offset, pair);
             }
             else
             {
@@ -383,6 +452,7 @@ arm_cmsis_nn_status arm_convolve_s8(const cmsis_nn_context *ctx,
     q.out_offset = conv_params->output_offset;
     q.act_min = conv_params->activation.min;
     q.act_max = conv_params->activation.max;
+    q.full_range = q.act_min == -128 && q.act_max == 127;
 
     if (ctx != NULL && ctx->buf != NULL && ((uintptr_t)ctx->buf & 3u) == 0 && ctx->size >= pair_bytes(filter_dims))
     {

@@ -83,7 +83,8 @@ static inline tinyc_rq tinyc_rq_make(int32_t mult, int32_t shift)
     {
         r.kind = 1;
         r.shift = -shift - 1;
-        r.round = ((int64_t)1 << 30) + ((int64_t)1 << (30 - shift));
+        /* 2^(30+e) as 2^(e-1) * 2^31: a 32-bit shift for the shifts quantize_multiplier gives (e <= 31) */
+        r.round = ((int64_t)1 << 30) + (shift >= -31 ? (int64_t)((uint32_t)1 << (-shift - 1)) << 31 : (int64_t)1 << (30 - shift));
     }
     return r;
 }
