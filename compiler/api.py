@@ -93,6 +93,7 @@ def load(
                 raise ModelLoadError(f"model file not found: {path}", hint="check the path")
             raise ModelLoadError(f"unknown model format {suffix or '(no extension)'!r}", where=str(path), hint="tinyc reads .onnx, .tflite and llama2.c .bin files, and PyTorch modules")
         verify(graph, where="import")
+        _check_sizes(graph, str(path))
         return Model(graph, str(path), _model_name(path.stem))
     try:
         import torch
@@ -107,6 +108,17 @@ def load(
         verify(graph, where="import")
         return Model(graph, f"<torch {type(source).__name__}>", _model_name(type(source).__name__))
     raise ModelLoadError(f"cannot load a {type(source).__name__}", hint="pass a path to an .onnx file or a torch.nn.Module")
+
+
+def _check_sizes(graph: Graph, where: str) -> None:
+    """Every tensor of an imported model within tinyc's size limit (model files are untrusted)."""
+    from tinyc.frontends.limits import check_tensor_size
+
+    for v in graph.inputs:
+        check_tensor_size(v.type.shape, v.type.dtype.itemsize, f"input {v.name!r}", where=where)
+    for node in graph.nodes:
+        for v in node.outputs:
+            check_tensor_size(v.type.shape, v.type.dtype.itemsize, f"{v.name!r} ({node.op.name})", where=where)
 
 
 def _model_name(stem: str) -> str:

@@ -316,13 +316,19 @@ class _Quantizer:
         assert rule.weight_input is not None
         w = node.input(rule.weight_input)
         assert w.const is not None
+        b = node.opt_input(rule.bias_input) if rule.bias_input is not None else None
+        for what, c in (("weights", w), ("bias", b)):
+            if c is not None and c.const is not None and not np.all(np.isfinite(c.const)):
+                raise QuantizationError(
+                    f"the {what} {c.name!r} of {node.op.name} {node.name!r} hold inf or NaN values, which have no integer form",
+                    hint="the model's weights are corrupt or overflowed in training; fix or re-export the model",
+                )
         x_scale = node.input(act_indices(node, rule)[0]).type.quant
         assert x_scale is not None
         s_in = np.float32(x_scale.scale[0])
         fc = node.op.name in ("FullyConnected", "MatMul", "Gemm")
         q, wq = self._weights(w.const, rule.weight_axis, per_channel=self.opts.per_channel and (self.opts.per_channel_fully_connected or not fc))
         node.set_input(rule.weight_input, self.g.add_const(f"{w.name}_i8", q, quant=wq))
-        b = node.opt_input(rule.bias_input) if rule.bias_input is not None else None
         if b is None:
             return
         assert b.const is not None

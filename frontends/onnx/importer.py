@@ -8,6 +8,7 @@ subgraphs (Shape -> Gather -> Concat -> Reshape) fold away as they are read.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import onnx
 from onnx import helper, numpy_helper
 
 from tinyc.errors import ModelLoadError, ShapeError, TinycError, UnsupportedOpError
+from tinyc.frontends.limits import MAX_FOLDED_BYTES, check_tensor_size
 from tinyc.interpreter import run_graph  # noqa: F401  (kept for callers)
 from tinyc.ir import DType, Graph, Loc, TensorType, Value
 from tinyc.ir.opdef import EvalContext, onnx_ops
@@ -54,12 +56,38 @@ def load_onnx(path: str | Path, *, input_shapes: Mapping[str, tuple[int, ...]] |
     return import_model(model, input_shapes=input_shapes, source=str(path))
 
 
-def _attr_value(attr: onnx.AttributeProto) -> Any:
+def tensor_to_array(t: onnx.TensorProto, where: str) -> np.ndarray:
+    """A TensorProto's data as an array, after checking that the data fits the declared shape.
+
+    The ONNX checker only reports data that is too short; longer data, or an
+    external file read in full, would otherwise fail deep inside NumPy.
+    """
+    dims = [int(d) for d in t.dims]
+    if any(d < 0 for d in dims):
+        raise ModelLoadError(f"negative dimension in {dims}", where=where, hint="the file is corrupt; re-export the model")
+    dt = _ONNX_DTYPES.get(t.data_type)
+    if dt is not None:
+        check_tensor_size(dims, dt.itemsize, "the tensor", where=where)
+        if t.HasField("raw_data"):
+            want = math.prod(dims) * dt.itemsize
+            if len(t.raw_data) != want:
+                raise ModelLoadError(
+                    f"holds {len(t.raw_data):,} bytes of data, but shape {dims} of {dt.short} needs {want:,}",
+                    where=where,
+                    hint="the file (or its external data) is corrupt or does not belong to this model; re-export it",
+                )
+    try:
+        return numpy_helper.to_array(t)
+    except (ValueError, TypeError) as exc:
+        raise ModelLoadError(f"unreadable tensor data ({exc})", where=where, hint="the file is corrupt; re-export the model") from None
+
+
+def _attr_value(attr: onnx.AttributeProto, where: str = "<node>") -> Any:
     val = helper.get_attribute_value(attr)
     if isinstance(val, bytes):
         return val.decode("utf-8", errors="replace")
     if isinstance(val, onnx.TensorProto):
-        return numpy_helper.to_array(val)
+        return tensor_to_array(val, f"{where}: attribute {attr.name!r}")
     if isinstance(val, list) and val and isinstance(val[0], bytes):
         return [v.decode("utf-8", errors="replace") for v in val]
     return val
@@ -112,9 +140,8 @@ def import_model(
 
     init_names = {t.name for t in og.initializer}
     for t in og.initializer:
-        arr = numpy_helper.to_array(t)
         dtype_from_onnx(t.data_type, f"{source}: initializer {t.name!r}")
-        env[t.name] = graph.add_const(t.name, arr)
+        env[t.name] = graph.add_const(t.name, tensor_to_array(t, f"{source}: initializer {t.name!r}"))
 
     for vi in og.input:
         if vi.name in init_names:
@@ -124,6 +151,7 @@ def import_model(
             raise UnsupportedOpError(f"input {vi.name!r} is not a tensor", where=source)
         dt = dtype_from_onnx(tt.elem_type, f"{source}: input {vi.name!r}")
         shape = _resolve_shape(vi.name, tt, overrides.pop(vi.name, None), source)
+        check_tensor_size(shape, dt.itemsize, f"input {vi.name!r}", where=source)
         env[vi.name] = graph.add_input(vi.name, TensorType(dt, shape))
     if overrides:
         raise ShapeError(
@@ -141,7 +169,7 @@ def import_model(
                 where=where,
                 hint="tinyc imports the standard ONNX domain only; supported ops: " + ", ".join(sorted(table)),
             )
-        attrs = {a.name: _attr_value(a) for a in node.attribute}
+        attrs = {a.name: _attr_value(a, where) for a in node.attribute}
         loc = Loc.of(node.name or f"{node.op_type}_{idx}")
         if node.op_type == "Constant":
             _import_constant(graph, env, node, attrs, where)
@@ -174,6 +202,8 @@ def import_model(
                 exc.where = where
                 exc.args = (exc._format(),)
             raise
+        for t in out_types:
+            check_tensor_size(t.shape, t.dtype.itemsize, f"the output of {node.op_type}", where=where)
         outs = [o for o in node.output]
         if len(out_types) < len([o for o in outs if o]):
             extra = [o for o in outs[len(out_types):] if o]
@@ -183,6 +213,8 @@ def import_model(
         # Shape and Size read only the static type of their input: they fold even when it is not constant.
         type_only = op.name in _TYPE_ONLY_OPS
         if (type_only or all(v is None or v.is_const for v in ir_inputs)) and _foldable(op.name):
+            for t in out_types:
+                check_tensor_size(t.shape, t.dtype.itemsize, f"the constant {node.op_type} computes at import", where=where, limit=MAX_FOLDED_BYTES)
             arrays = [None if v is None else v.const for v in ir_inputs]
             ctx = EvalContext([None if v is None else v.type for v in ir_inputs], out_types, node.name)
             results = op.evaluate(ir_attrs, arrays, ctx)

@@ -27,6 +27,12 @@ def read_model(path: Path) -> onnx.ModelProto:
         if tensor.data_location != onnx.TensorProto.EXTERNAL:
             continue
         loc = {e.key: e.value for e in tensor.external_data}.get("location", "")
+        if "\0" in loc:
+            raise ModelLoadError(
+                f"external data location {loc!r} of tensor {tensor.name!r} contains a NUL byte",
+                where=str(path),
+                hint="the file is corrupt or crafted; external data files must be plain relative paths next to the model",
+            )
         target = (base / loc).resolve()
         if not loc or Path(loc).is_absolute() or base not in target.parents:
             raise ModelLoadError(
