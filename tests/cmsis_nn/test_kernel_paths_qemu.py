@@ -3,9 +3,11 @@
 The runtime has plain C paths (the host build) and DSP paths (SMLAD / SXTB16,
 compiled for Cortex-M7 only): convolutions through a column pair (1x1:
 two pixels widened; otherwise im2col with padding, stride, dilation) with
-tails of K % 4 and odd pixel / channel counts; depthwise four channels at a
-time with cached widened weights (up to 5x5) or weights read from flash
-(larger filters), a plain tail of in_c % 4 channels and channel multipliers;
+tails of K % 4 and odd pixel / channel counts, receptive fields gathered as
+int8 (up to 256 values) or per value; depthwise four channels at a time with
+cached widened weights (up to 5x5) or weights read from flash (larger
+filters), unrolled 2- and 3-wide windows beside clipped edge columns and
+chunks of 16 pixels, a plain tail of in_c % 4 channels and channel multipliers;
 FC two rows at a time with an odd row left. Small random layers that reach
 each of them are compiled by tinyc, run under ASan/UBSan on the host and on
 the emulated Cortex-M7, and compared bit for bit with the NumPy oracle.
@@ -96,7 +98,86 @@ def fully_connected(seed: int = 25) -> Graph:
     return b.g
 
 
-FACTORIES = [first_conv, pointwise, im2col, depthwise, banded, fully_connected]
+def dw_dilated(b: Builder, x, k: tuple[int, int], *, dil: tuple[int, int], stride=(1, 1), pads=(0, 0, 0, 0), name: str):
+    """A depthwise layer with dilation (the graph builder's dwconv has none)."""
+    n, h, w, c = x.type.shape
+    wt = b.weights(f"{name}_w", (1, k[0], k[1], c), 3)
+    bias = b.bias(f"{name}_b", c)
+    oh = (h + pads[0] + pads[2] - ((k[0] - 1) * dil[0] + 1)) // stride[0] + 1
+    ow = (w + pads[1] + pads[3] - ((k[1] - 1) * dil[1] + 1)) // stride[1] + 1
+    return b.node(
+        "DepthwiseConv2D",
+        [x, wt, bias],
+        b.act_type((n, oh, ow, c)),
+        name,
+        strides=stride,
+        dilations=dil,
+        pads=pads,
+        depth_multiplier=1,
+        act_min=None,
+        act_max=None,
+    )
+
+
+def dw_edges(seed: int = 26) -> Graph:
+    """Depthwise interior / edge split: 3x3 with padding 0, 1 and 2 (no interior column at all for widths 1 and
+    2), strides 1 and 2, dilation 2, 1x3 / 3x1 / 2x2 / 5x5 windows (unrolled 2- and 3-wide rows, the generic
+    loop), widths 1, 2, 5 and 19 (more than one 16-pixel chunk), 64 channels; input zero point -128 (offset +128)
+    and a clamp inside the int8 range (the non-SSAT requantization)."""
+    b = Builder("dw_edges", seed)
+    x = b.float_input("x", (1, 6, 19, 64), scale=0.05, zp=-128)
+    h = b.dwconv(x, (3, 3), pads=(1, 1, 1, 1), name="dw_p1")  # 6x19: two chunks
+    h = b.dwconv(h, (3, 3), stride=(2, 2), pads=(2, 2, 2, 2), act=(-0.5, 0.7), name="dw_p2_s2")  # 5x11
+    h = dw_dilated(b, h, (3, 3), dil=(2, 2), pads=(1, 2, 2, 1), name="dw_dil")  # 4x9
+    h = b.dwconv(h, (1, 3), stride=(1, 2), name="dw_1x3")  # 4x4, no padding
+    h = b.dwconv(h, (3, 1), pads=(1, 0, 1, 0), name="dw_3x1")
+    h = b.dwconv(h, (2, 2), pads=(0, 0, 1, 1), name="dw_2x2")  # 4x4
+    h = b.dwconv(h, (5, 5), pads=(2, 2, 2, 2), act=(0.0, None), name="dw_5x5")
+    h = b.pool("AvgPool2D", h, (1, 2), stride=(1, 2), name="narrow")  # 4x2
+    h = b.dwconv(h, (3, 3), pads=(1, 1, 1, 1), name="dw_w2")  # width 2: edges only
+    h = b.pool("AvgPool2D", h, (1, 2), name="narrower")  # 4x1
+    h = b.dwconv(h, (3, 3), pads=(1, 1, 1, 1), name="dw_w1")  # width 1
+    b.float_output(h, "y")
+    return b.g
+
+
+def dw_channels(seed: int = 27) -> Graph:
+    """Depthwise with 1..9 channels in turn (no four-channel group, one group plus every plain tail, two groups),
+    width 5 with stride 1 and 2, a 1x1 convolution in between to change the channel count, multiplier 2 at the
+    end; input zero point 127 (offset -127, the other end of the range)."""
+    b = Builder("dw_channels", seed)
+    h = b.float_input("x", (1, 7, 5, 1), scale=0.05, zp=127)
+    for c in range(1, 10):
+        if c > 1:
+            h = b.conv(h, c, (1, 1), name=f"pw{c}")
+        h = b.dwconv(
+            h,
+            (3, 3),
+            stride=(1 + c % 2, 1),
+            pads=(1, 1, 1, 1),
+            act=(0.0, None) if c % 3 == 0 else (None, None),
+            name=f"dw{c}",
+        )
+        if h.type.shape[1] < 4:
+            h = b.conv(h, c, (3, 1), pads=(2, 0, 2, 0), name=f"grow{c}")
+    h = b.dwconv(h, (3, 3), mult=2, pads=(1, 1, 1, 1), name="dw_mult2")
+    b.float_output(h, "y")
+    return b.g
+
+
+def conv_staging(seed: int = 28) -> Graph:
+    """im2col gathered as int8 (receptive fields up to 256 values) with padding on every side and input zero point
+    127 (padding gathered as 127), against the per-value fill beyond 256 values (3x3x29 = 261)."""
+    b = Builder("conv_staging", seed)
+    x = b.float_input("x", (1, 6, 7, 28), scale=0.05, zp=127)
+    h = b.conv(x, 29, (3, 3), pads=(1, 2, 2, 1), name="staged_252")  # K = 252
+    h = b.conv(h, 6, (3, 3), stride=(2, 1), pads=(1, 1, 1, 1), act=(0.0, None), name="fallback_261")  # K = 261
+    h = b.conv(h, 5, (1, 4), stride=(1, 2), pads=(0, 3, 0, 2), name="wide_pads")  # windows hanging over both sides
+    b.float_output(h, "y")
+    return b.g
+
+
+FACTORIES = [first_conv, pointwise, im2col, depthwise, banded, fully_connected, dw_edges, dw_channels, conv_staging]
 
 
 @pytest.mark.skipif(GCC is None, reason="gcc not installed")
