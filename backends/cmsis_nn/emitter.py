@@ -36,8 +36,15 @@ def c_ident(text: str, fallback: str = "v") -> str:
 
 
 def comment_text(text: str) -> str:
-    """Model text made safe inside a ``/* */`` comment (and on one line)."""
-    return " ".join(str(text).replace("*/", "* /").replace("/*", "/ *").split())
+    """Model text made safe inside a ``/* */`` comment (and on one line).
+
+    ``??`` is split too: C99 replaces trigraphs (``??/`` is a backslash) before
+    comments are recognised, and GCC warns about them with -Wall.
+    """
+    text = " ".join(str(text).replace("*/", "* /").replace("/*", "/ *").split())
+    while "??" in text:
+        text = text.replace("??", "? ?")
+    return text
 
 
 class Names:
