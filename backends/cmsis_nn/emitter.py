@@ -41,10 +41,14 @@ def comment_text(text: str) -> str:
     ``??`` is split too: C99 replaces trigraphs (``??/`` is a backslash) before
     comments are recognised, and GCC warns about them with -Wall.
     """
-    text = " ".join(str(text).replace("*/", "* /").replace("/*", "/ *").split())
-    while "??" in text:
-        text = text.replace("??", "? ?")
-    return text
+    return _comment_row(" ".join(str(text).split()))
+
+
+def _comment_row(row: str) -> str:
+    row = row.replace("*/", "* /").replace("/*", "/ *")
+    while "??" in row:
+        row = row.replace("??", "? ?")
+    return row
 
 
 class Names:
@@ -113,7 +117,7 @@ class Emitter:
 
     def comment(self, text: str) -> Emitter:
         """A block comment; one line per line of ``text``."""
-        rows = [r.replace("*/", "* /").replace("/*", "/ *").rstrip() for r in text.splitlines()] or [""]
+        rows = [_comment_row(r).rstrip() for r in text.splitlines()] or [""]
         if len(rows) == 1:
             return self.line(f"/* {rows[0]} */")
         self.line(f"/* {rows[0]}")
