@@ -32,6 +32,7 @@ from tinyc.backends.tflite.schema import (
 )
 from tinyc.errors import ModelLoadError, ShapeError, TinycError, UnsupportedOpError
 from tinyc.ir.core import Graph, Loc, Value
+from tinyc.ir.dtypes import DType
 from tinyc.ir.opdef import OPS
 from tinyc.ir.types import QuantParams, TensorType
 
@@ -46,6 +47,12 @@ _ROLES: dict[str, dict[int, str]] = {
     "FULLY_CONNECTED": _KERNEL_ROLES,
     "PADV2": {2: "fill"},
 }
+
+# Operators that only move data: their integer tensors need no quantization parameters of their own.
+_LAYOUT_OPS = frozenset(
+    "RESHAPE SQUEEZE EXPAND_DIMS TRANSPOSE GATHER SLICE STRIDED_SLICE SPLIT SPLIT_V CAST SHAPE PACK UNPACK".split()
+)
+_QUANTIZED_DTYPES = (DType.I8, DType.U8, DType.I16)
 
 MAX_FILE_BYTES = 2**31  # flatbuffers address 2 GiB; larger models keep their data outside (offset/size)
 
@@ -134,6 +141,7 @@ class _Reader:
                     f"{self.builtin} needs {need} input(s) and one output, the file gives {len(ins)} and {len(self.outputs())}",
                     where=self._where(),
                 )
+            self._check_quantized(ins)
             try:
                 m.read(self, op)
             except ShapeError as exc:
@@ -149,6 +157,20 @@ class _Reader:
         g.outputs = outs
         log.info("tflite: read %d operators, %d tensors from %s", len(self.sg.operators or []), len(self.types), self.p.where)
         return g
+
+    def _check_quantized(self, ins: list[int]) -> None:
+        """int8/uint8/int16 tensors an arithmetic operator reads or writes carry quantization parameters.
+
+        TFLite's kernels refuse them otherwise; without this check the model
+        would load as a graph that no backend can run, and fail much later.
+        """
+        if self.builtin in _LAYOUT_OPS:
+            return
+        for k in [*ins, *self.outputs()]:
+            if 0 <= k < len(self.types):
+                t = self.types[k]
+                if t.dtype in _QUANTIZED_DTYPES and t.quant is None:
+                    raise self.bad(f"{t.dtype.short} tensor {k} ({self.names[k]}) has no quantization parameters (scale, zero point)")
 
     def _where(self) -> str:
         outs = self.outputs() if self._op is not None else []

@@ -90,6 +90,11 @@ def float_only(op: str, ctx: EvalContext) -> None:
 # -- geometry ------------------------------------------------------------------
 
 
+# Largest kernel size, stride, dilation or pad accepted (TFLite's own dilation limit, INT16_MAX): keeps every
+# offset the generated C computes from them well inside int32.
+MAX_GEOMETRY = 32767
+
+
 def effective(k: int, d: int) -> int:
     """Extent of a dilated kernel."""
     return (k - 1) * d + 1
@@ -104,6 +109,12 @@ def check_geometry(op: str, nsp: int, kernel: Ints, strides: Ints, dilations: In
         raise UnsupportedOpError(f"{op}: kernel_shape, strides and dilations must be >= 1 (got {list(kernel)}, {list(strides)}, {list(dilations)})")
     if any(p < 0 for p in pads):
         raise UnsupportedOpError(f"{op}: negative pads {list(pads)} are not supported", hint="apply a Slice before the op instead")
+    if any(v > MAX_GEOMETRY for v in (*kernel, *strides, *dilations, *pads)):
+        raise UnsupportedOpError(
+            f"{op}: kernel_shape, strides, dilations and pads must be at most {MAX_GEOMETRY} "
+            f"(got {list(kernel)}, {list(strides)}, {list(dilations)}, {list(pads)})",
+            hint="the model declares an implausible geometry (corrupt or crafted file?)",
+        )
 
 
 def same_pads(in_sp: Ints, kernel: Ints, strides: Ints, dilations: Ints, upper: bool) -> Ints:

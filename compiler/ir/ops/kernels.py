@@ -31,7 +31,7 @@ import numpy as np
 from tinyc.errors import UnsupportedOpError
 from tinyc.ir.core import Value
 from tinyc.ir.opdef import EvalContext, OpDef, broadcast_shapes, need, register
-from tinyc.ir.ops._spatial import out_size, pad_spatial, windows
+from tinyc.ir.ops._spatial import MAX_GEOMETRY, out_size, pad_spatial, windows
 from tinyc.ir.types import TensorType
 
 Ints = tuple[int, ...]
@@ -111,6 +111,7 @@ def _geometry(op: str, attrs: Any) -> tuple[Ints, Ints, Ints]:
     need(len(strides) == 2 and min(strides) >= 1, op, f"strides {list(strides)} must be two values >= 1")
     need(len(dilations) == 2 and min(dilations) >= 1, op, f"dilations {list(dilations)} must be two values >= 1")
     need(len(pads) == 4 and min(pads) >= 0, op, f"pads {list(pads)} must be four values >= 0 (top, left, bottom, right)")
+    need(max((*strides, *dilations, *pads)) <= MAX_GEOMETRY, op, f"strides {list(strides)}, dilations {list(dilations)} and pads {list(pads)} must be at most {MAX_GEOMETRY}")
     return strides, dilations, pads
 
 
