@@ -124,6 +124,7 @@ class _Quantizer:
     def run(self, samples: Sequence[Sample] | None) -> QuantizeReport:
         self.given.params.update(absorb_activation_qdq(self.g))
         self._classify()
+        self._check_weights_finite()
         needed = self._needs_stats()
         if needed:
             if samples is None:
@@ -158,6 +159,17 @@ class _Quantizer:
                 self.islands[node] = why
             else:
                 self.plan[node] = rule
+
+    def _check_weights_finite(self) -> None:
+        """inf or NaN weights have no integer form: refuse them before calibration runs the float graph."""
+        for node, rule in self.plan.items():
+            for what, idx in (("weights", rule.weight_input), ("bias", rule.bias_input)):
+                c = node.opt_input(idx) if idx is not None else None
+                if c is not None and c.const is not None and c.type.dtype.is_float and not np.all(np.isfinite(c.const)):
+                    raise QuantizationError(
+                        f"the {what} {c.name!r} of {node.op.name} {node.name!r} hold inf or NaN values, which have no integer form",
+                        hint="the model's weights are corrupt or overflowed in training; fix or re-export the model",
+                    )
 
     def _act_inputs(self, node: Node) -> list[Value]:
         return [node.input(i) for i in act_indices(node, self.plan[node])]
@@ -317,12 +329,6 @@ class _Quantizer:
         w = node.input(rule.weight_input)
         assert w.const is not None
         b = node.opt_input(rule.bias_input) if rule.bias_input is not None else None
-        for what, c in (("weights", w), ("bias", b)):
-            if c is not None and c.const is not None and not np.all(np.isfinite(c.const)):
-                raise QuantizationError(
-                    f"the {what} {c.name!r} of {node.op.name} {node.name!r} hold inf or NaN values, which have no integer form",
-                    hint="the model's weights are corrupt or overflowed in training; fix or re-export the model",
-                )
         x_scale = node.input(act_indices(node, rule)[0]).type.quant
         assert x_scale is not None
         s_in = np.float32(x_scale.scale[0])
