@@ -154,7 +154,7 @@ def read_header(data: bytes, where: str) -> tuple[CheckpointInfo, int]:
     return CheckpointInfo(0, cfg), 28
 
 
-def expected_size(info: CheckpointInfo) -> int:
+def expected_size(info: CheckpointInfo, where: str | None = None) -> int:
     c = info.config
     if info.version == 2:
         norms, mats = _q_layout(c, info.group_size)
@@ -162,7 +162,9 @@ def expected_size(info: CheckpointInfo) -> int:
         for name, count, each in mats:
             if each % info.group_size:
                 raise ModelLoadError(
-                    f"v2 tensor {name} has {each} values per layer, not a multiple of the group size {info.group_size}"
+                    f"v2 tensor {name} has {each} values per layer, not a multiple of the group size {info.group_size}",
+                    where=where,
+                    hint="the header's group size does not fit the model; is this a llama2.c v2 checkpoint?",
                 )
             total += count * (each + 4 * (each // info.group_size))
         return total
@@ -176,7 +178,7 @@ def read_checkpoint(path: str | Path) -> DecoderModel:
     where = str(p)
     data = _read_bytes(p, "llama2.c checkpoint")
     info, offset = read_header(data, where)
-    want = expected_size(info)
+    want = expected_size(info, where)
     if len(data) != want:
         c = info.config
         raise ModelLoadError(

@@ -169,6 +169,14 @@ def test_llama2c_header_with_absurd_sizes(field: str, value: int, message: str, 
     assert_refused(["compile", path, "--tokenizer", tok, "-o", out], message, str(path), out=out)
 
 
+def test_llama2c_v2_group_size_that_does_not_fit(tmp_path: Path) -> None:
+    data = shared_model("llama2c/stories260K.bin").read_bytes()
+    head = struct.pack("<Ii7iBi", 0x616B3432, 2, *map(abs, struct.unpack_from("<7i", data, 0)), 1, 3)
+    path = tmp_path / "v2.bin"
+    path.write_bytes(head + bytes(256 - len(head)) + bytes(5000))
+    assert_refused(["ir", path], f"error: {path}: v2 tensor tok_embedding", "not a multiple of the group size 3")
+
+
 @pytest.mark.parametrize(("offset", "value", "message"), [(0, 1 << 30, "max_token_length 1073741824"), (8, 1 << 30, "token 0: length 1073741824"), (8, -7, "token 0: length -7")])
 def test_tokenizer_with_giant_lengths(offset: int, value: int, message: str, tmp_path: Path) -> None:
     data = bytearray(shared_model("llama2c/tok512.bin").read_bytes())
