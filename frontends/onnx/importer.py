@@ -107,9 +107,11 @@ def _resolve_shape(
             log.warning("input %r: symbolic batch dimension %r set to 1 (override with --input-shape)", name, label)
             dims.append(1)
         else:
-            label = d.dim_param or "unknown"
+            label = repr(d.dim_param or "unknown")
+            if not d.dim_param and d.HasField("dim_value"):
+                label = f"{d.dim_value} (not a positive size)"
             raise ShapeError(
-                f"input {name!r} has an unresolved dimension {label!r} at axis {i}",
+                f"input {name!r} has an unresolved dimension {label} at axis {i}",
                 where=source,
                 hint=f"give the shape explicitly, e.g. --input-shape {name}=1x...",
             )
