@@ -217,9 +217,20 @@ def collect_stats(graph: Graph, samples: Sequence[Sample], names: set[str], *, h
             for k, arr in sample.items():
                 if k in stats:
                     getattr(stats[k], update)(arr)
-            run_graph(graph, sample, observer=on_node)
+            with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, by tensor
+                run_graph(graph, sample, observer=on_node)
 
     observe("update_range")
+    producers = {v.name: n for n in graph.nodes for v in n.outputs}
+    for name, s in stats.items():
+        if s.count and not (np.isfinite(s.lo) and np.isfinite(s.hi)):
+            node = producers.get(name)
+            where = f"value {name!r}" + (f" ({node.op.name} node {node.name!r}, {node.loc})" if node is not None else " (a graph input)")
+            raise QuantizationError(
+                f"the float model computes inf or NaN on the calibration data (range [{s.lo}, {s.hi}]), which has no integer form",
+                where=where,
+                hint="check the calibration data's scale and the model's weights (an overflow in float32); `tinyc run` on one sample shows the values",
+            )
     for name, data in consts.items():
         assert data is not None
         stats[name].update_range(np.asarray(data))

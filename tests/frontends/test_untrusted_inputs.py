@@ -239,6 +239,15 @@ def test_non_finite_weights_are_a_quantization_error(tmp_path: Path) -> None:
     assert_refused(["compile", path, "--target", "stm32h7", "--calib", "random", "-o", out], "hold inf or NaN values", out=out)
 
 
+@pytest.mark.parametrize("target", ["stm32h7", "coral-edgetpu"])
+def test_float_overflow_on_the_calibration_data_is_a_quantization_error(target: str, tmp_path: Path) -> None:
+    """Finite weights near float32's limit overflow to inf in calibration: refused by tensor, nothing on stderr first."""
+    path = save(tmp_path, "overflow", fc_nodes(), [X], [Y], [weights(np.full((8, 4), 3e38, np.float32)), B])
+    out = tmp_path / "out"
+    err = assert_refused(["compile", path, "--target", target, "--calib", "random", "-o", out], "computes inf or NaN on the calibration data", out=out)
+    assert "RuntimeWarning" not in err and "writer" not in err
+
+
 def _external(loc: str) -> onnx.TensorProto:
     t = onnx.TensorProto(name="w", data_type=TP.FLOAT, dims=[8, 4])
     t.data_location = TP.EXTERNAL
