@@ -92,47 +92,65 @@ static inline int32_t tinyc_pair_pos(int32_t j, int32_t k, int32_t which)
     return (k4 << 1) + ((j - k4) << 1) + which;
 }
 
+#if TINYC_USE_DSP && defined(__GNUC__)
+/* Two 32-bit words of column, pointer advanced by 8 bytes: one LDRD (GCC does not pair the loads by itself). */
+#define TINYC_LDRD_POST(lo, hi, p) __asm__ volatile("ldrd %0, %1, [%2], #8" : "=r"(lo), "=r"(hi), "+r"(p) : : "memory")
+#else
+#define TINYC_LDRD_POST(lo, hi, p) \
+    do \
+    { \
+        memcpy(&(lo), (p), 4); \
+        memcpy(&(hi), (p) + 2, 4); \
+        (p) += 4; \
+    } while (0)
+#endif
+
 /**
  * 2x2 block: column pair (pixels a, b) times filter rows w0, w1 of k int8 each:
  * acc[0] += a.w0, acc[1] += a.w1, acc[2] += b.w0, acc[3] += b.w1.
- * Out of line so that the loop has the registers to itself.
+ * Per group of four values: the two filter words widened (four registers),
+ * then each pixel's two column words in one LDRD and four SMLADs; two groups
+ * per iteration. That needs 14 registers in the loop (4 accumulators, 4
+ * widened weights, 2 column words, 3 pointers and the end), all r0-r12 and lr:
+ * four output channels per pass would need 8 accumulators and spill.
  */
-static TINYC_NOINLINE void tinyc_mm2x2_pair(const int16_t *pair, const int8_t *w0, const int8_t *w1, int32_t k, int32_t acc[4])
+static TINYC_ALWAYS_INLINE void tinyc_mm2x2_body(const int16_t *pair, const int8_t *w0, const int8_t *w1, int32_t k, int32_t acc[4])
 {
     int32_t a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3];
+    const int16_t *c = pair;
 #if TINYC_USE_DSP
-#if defined(__GNUC__)
-    const int16_t *c = (const int16_t *)__builtin_assume_aligned(pair, 4);
-#else
-    const int16_t *c = pair;
-#endif
-    for (int32_t g = k >> 2; g > 0; --g)
+#define TINYC_MM2X2_GROUP() \
+    do \
+    { \
+        const uint32_t v0 = tinyc_read_u32(w0); \
+        const uint32_t v1 = tinyc_read_u32(w1); \
+        w0 += 4; \
+        w1 += 4; \
+        const int32_t w0e = __sxtb16((int32_t)v0), w0o = tinyc_sxtb16_ror8(v0); \
+        const int32_t w1e = __sxtb16((int32_t)v1), w1o = tinyc_sxtb16_ror8(v1); \
+        int32_t x02, x13; \
+        TINYC_LDRD_POST(x02, x13, c); \
+        a0 = __smlad(x02, w0e, a0); \
+        a1 = __smlad(x02, w1e, a1); \
+        a0 = __smlad(x13, w0o, a0); \
+        a1 = __smlad(x13, w1o, a1); \
+        TINYC_LDRD_POST(x02, x13, c); \
+        b0 = __smlad(x02, w0e, b0); \
+        b1 = __smlad(x02, w1e, b1); \
+        b0 = __smlad(x13, w0o, b0); \
+        b1 = __smlad(x13, w1o, b1); \
+    } while (0)
+    for (int32_t g = k >> 3; g > 0; --g)
     {
-        int32_t a02, a13, b02, b13;
-        memcpy(&a02, c, 4);
-        memcpy(&a13, c + 2, 4);
-        memcpy(&b02, c + 4, 4);
-        memcpy(&b13, c + 6, 4);
-        c += 8;
-        uint32_t wv = tinyc_read_u32(w0);
-        w0 += 4;
-        int32_t w = __sxtb16((int32_t)wv);
-        a0 = __smlad(a02, w, a0);
-        b0 = __smlad(b02, w, b0);
-        w = tinyc_sxtb16_ror8(wv);
-        a0 = __smlad(a13, w, a0);
-        b0 = __smlad(b13, w, b0);
-        wv = tinyc_read_u32(w1);
-        w1 += 4;
-        w = __sxtb16((int32_t)wv);
-        a1 = __smlad(a02, w, a1);
-        b1 = __smlad(b02, w, b1);
-        w = tinyc_sxtb16_ror8(wv);
-        a1 = __smlad(a13, w, a1);
-        b1 = __smlad(b13, w, b1);
+        TINYC_MM2X2_GROUP();
+        TINYC_MM2X2_GROUP();
     }
+    if (k & 4)
+    {
+        TINYC_MM2X2_GROUP();
+    }
+#undef TINYC_MM2X2_GROUP
 #else
-    const int16_t *c = pair;
     for (int32_t g = k >> 2; g > 0; --g)
     {
         for (int32_t r = 0; r < 4; ++r)
@@ -162,6 +180,12 @@ static TINYC_NOINLINE void tinyc_mm2x2_pair(const int16_t *pair, const int8_t *w
     acc[1] = a1;
     acc[2] = b0;
     acc[3] = b1;
+}
+
+/* tinyc_mm2x2_body() out of line, so that the loop has the registers to itself. */
+static TINYC_NOINLINE void tinyc_mm2x2_pair(const int16_t *pair, const int8_t *w0, const int8_t *w1, int32_t k, int32_t acc[4])
+{
+    tinyc_mm2x2_body(pair, w0, w1, k, acc);
 }
 
 /** Column pair of two contiguous int8 vectors of k values (a 1x1 convolution's input pixels) plus x_offset. */
@@ -227,6 +251,69 @@ static inline void store2x2(const tinyc_conv_out *q, const int32_t acc[4], int8_
         if (out_b != NULL)
         {
             out_b[oc1] = conv_out1(q, &r1, acc[3]);
+        }
+    }
+}
+
+/* One channel's outputs for pixels a and b (xa to *out_a, xb to *out_b), any requantization and clamp; out of
+   line so that the usual case below keeps the registers. */
+static TINYC_NOINLINE void store_pointwise_any(const tinyc_conv_out *q, int32_t mult, int32_t shift, int32_t xa, int32_t xb, int8_t *out_a, int8_t *out_b)
+{
+    const tinyc_rq rq = tinyc_rq_make(mult, shift);
+    *out_b = conv_out1(q, &rq, xb);
+    *out_a = conv_out1(q, &rq, xa);
+}
+
+/* The same; tinyc_rq1 when the clamp is the int8 range (fast != 0) and the channel allows it. Pixel b goes first:
+   for an odd last pixel out_b == out_a and xb == xa. */
+static TINYC_ALWAYS_INLINE void store_pointwise(const tinyc_conv_out *q, int fast, int32_t mult, int32_t shift, int32_t xa, int32_t xb, int8_t *out_a, int8_t *out_b)
+{
+    if (fast && TINYC_RQ1_OK(mult, shift))
+    {
+        const tinyc_rq1 r = tinyc_rq1_make(mult, shift);
+        *out_b = tinyc_rq1_s8(&r, xb, q->out_offset);
+        *out_a = tinyc_rq1_s8(&r, xa, q->out_offset);
+    }
+    else
+    {
+        store_pointwise_any(q, mult, shift, xa, xb, out_a, out_b);
+    }
+}
+
+/*
+ * A 1x1 convolution, stride 1, one group, as many output pixels as input
+ * pixels (what a banded pointwise layer calls with two pixels at a time):
+ * pixel p reads input pixel p, so no geometry per pixel; the 2x2 blocks are
+ * inlined and requantized right after (tinyc_rq1 for the usual channels). An
+ * odd last pixel is computed twice over the same input into the same place.
+ */
+static TINYC_NOINLINE void conv_pointwise(const tinyc_conv_out *q, int32_t pixels, int32_t k, int32_t out_c, int32_t input_offset, const int8_t *input, const int8_t *filter, const int32_t *bias, int8_t *output, int16_t *pair)
+{
+    const int fast = q->full_range;
+    for (int32_t p = 0; p < pixels; p += 2)
+    {
+        const int8_t *in_a = input + (int64_t)p * k;
+        int8_t *out_a = output + (int64_t)p * out_c;
+        const int two = p + 1 < pixels;
+        int8_t *out_b = two ? out_a + out_c : out_a;
+        tinyc_pair_from_s8(in_a, two ? in_a + k : in_a, k, input_offset, pair);
+        const int8_t *w = filter;
+        int32_t oc = 0;
+        for (; oc + 2 <= out_c; oc += 2, w += 2 * k)
+        {
+            const int32_t b0 = bias != NULL ? bias[oc] : 0;
+            const int32_t b1 = bias != NULL ? bias[oc + 1] : 0;
+            int32_t acc[4] = {b0, b1, b0, b1};
+            tinyc_mm2x2_body(pair, w, w + k, k, acc);
+            store_pointwise(q, fast, q->mult[oc], q->shift[oc], acc[0], acc[2], out_a + oc, out_b + oc);
+            store_pointwise(q, fast, q->mult[oc + 1], q->shift[oc + 1], acc[1], acc[3], out_a + oc + 1, out_b + oc + 1);
+        }
+        if (oc < out_c)
+        {
+            const int32_t b0 = bias != NULL ? bias[oc] : 0;
+            int32_t acc[4] = {b0, b0, b0, b0};
+            tinyc_mm2x2_body(pair, w, w, k, acc);
+            store_pointwise(q, fast, q->mult[oc], q->shift[oc], acc[0], acc[2], out_a + oc, out_b + oc);
         }
     }
 }
@@ -341,6 +428,11 @@ static void conv_pairs(const tinyc_conv_out *q,
     /* other geometries: gathered as int8 (padding = -input_offset, an int8 for offsets in [-127, 128]), widened four at a time */
     const int staged = !pointwise && k_len <= TINYC_IM2COL_STAGE && g->input_offset >= -127 && g->input_offset <= 128;
     const int8_t pad = (int8_t)(staged ? -g->input_offset : 0);
+    if (pointwise && groups == 1 && cp->stride.h == 1 && cp->stride.w == 1 && out_h == g->in_h && out_w == g->in_w && g->src_w == out_w)
+    {
+        conv_pointwise(q, pixels, k_len, out_c, g->input_offset, input_data, filter_data, bias_data, output_data, pair);
+        return;
+    }
     int8_t stage[2][TINYC_IM2COL_STAGE];
     for (int32_t p = 0; p < pixels; p += 2)
     {

@@ -29,8 +29,10 @@
 
 #if defined(__GNUC__)
 #define TINYC_NOINLINE __attribute__((noinline))
+#define TINYC_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define TINYC_NOINLINE
+#define TINYC_ALWAYS_INLINE inline
 #endif
 
 /** Requantized accumulator plus output offset, clamped to [act_min, act_max]. */
@@ -125,6 +127,47 @@ static inline int32_t tinyc_rq_value(const tinyc_rq *r, int32_t acc)
         return (int32_t)(p >> 31);
     }
     return tinyc_requantize_ref(acc, r->mult, r->shift);
+}
+
+/*
+ * Kind 1 with e = -shift in [2, 31] (what quantize_multiplier gives for scales
+ * below 1/4), split for one SMLAL: the 64-bit sum of tinyc_rq_value1() is
+ * (hi:lo) + acc * mult with lo = 2^30 + [acc < 0] 2^31 and hi = 2^(e-2) -
+ * [acc < 0] (2^30 - [acc < 0] 2^31 as a 64-bit value), so
+ * the rounding constant costs an AND, an EOR and an ADD with the sign.
+ */
+typedef struct
+{
+    int32_t mult;
+    int32_t hi;    /* 2^(e-2) */
+    int32_t shift; /* e - 1 */
+} tinyc_rq1;
+
+/** Whether tinyc_rq1 applies to (mult, shift): mult >= 0, -31 <= shift <= -2. */
+#define TINYC_RQ1_OK(mult, shift) ((mult) >= 0 && (uint32_t)((shift) + 31) <= 29u)
+
+/** tinyc_rq1 for (mult, shift) with TINYC_RQ1_OK(mult, shift). */
+static inline tinyc_rq1 tinyc_rq1_make(int32_t mult, int32_t shift)
+{
+    tinyc_rq1 r;
+    r.mult = mult;
+    r.shift = -shift - 1;
+    r.hi = (int32_t)((uint32_t)1 << (-shift - 2));
+    return r;
+}
+
+/** tinyc_rq_value1() for r from tinyc_rq1_make(), plus out_offset, saturated to int8. */
+static inline int8_t tinyc_rq1_s8(const tinyc_rq1 *r, int32_t acc, int32_t out_offset)
+{
+    const uint32_t lo = 0x40000000u ^ ((uint32_t)acc & 0x80000000u);
+    const uint32_t hi = (uint32_t)r->hi - ((uint32_t)acc >> 31);
+    const uint64_t sum = (((uint64_t)hi << 32) | lo) + (uint64_t)((int64_t)acc * r->mult);
+    const int32_t v = ((int32_t)(uint32_t)(sum >> 32) >> r->shift) + out_offset;
+#if TINYC_USE_DSP && defined(__ARM_FEATURE_SAT)
+    return (int8_t)__ssat(v, 8);
+#else
+    return (int8_t)TINYC_MIN(TINYC_MAX(v, -128), 127);
+#endif
 }
 
 /** tinyc_rq_value() + out_offset, clamped to [act_min, act_max]. */

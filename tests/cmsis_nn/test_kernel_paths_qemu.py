@@ -8,9 +8,11 @@ int8 (up to 256 values) or per value; depthwise four channels at a time with
 cached widened weights (up to 5x5) or weights read from flash (larger
 filters), unrolled 2- and 3-wide windows beside clipped edge columns and
 chunks of 16 pixels, a plain tail of in_c % 4 channels and channel multipliers;
-FC two rows at a time with an odd row left. Small random layers that reach
-each of them are compiled by tinyc, run under ASan/UBSan on the host and on
-the emulated Cortex-M7, and compared bit for bit with the NumPy oracle.
+FC two rows at a time with an odd row left; stride-1 1x1 convolutions with
+every output channel count up to 9 through the direct pointwise path. Small
+random layers that reach each of them are compiled by tinyc, run under
+ASan/UBSan on the host and on the emulated Cortex-M7, and compared bit for
+bit with the NumPy oracle.
 """
 
 from __future__ import annotations
@@ -177,7 +179,33 @@ def conv_staging(seed: int = 28) -> Graph:
     return b.g
 
 
-FACTORIES = [first_conv, pointwise, im2col, depthwise, banded, fully_connected, dw_edges, dw_channels, conv_staging]
+def pointwise_channels(seed: int = 29) -> Graph:
+    """1x1 stride-1 convolutions (the direct pointwise path: two channels per pass, requantized in the SMLAL form
+    when the clamp is the int8 range) with 1..9 and 64 output channels in turn (every odd-channel tail), 15 pixels
+    (odd: the last pixel alone), input depths 12, 1..9 and 64 (K % 8 = 4 group, K % 4 tails); ReLU (full int8
+    range after requantization) on odd counts, none on even counts, one layer clamped inside the int8 range."""
+    b = Builder("pointwise_channels", seed)
+    h = b.float_input("x", (1, 5, 3, 12), scale=0.05, zp=-128)
+    for c in [*range(1, 10), 64]:
+        h = b.conv(h, c, (1, 1), act=(0.0, None) if c % 2 else (None, None), name=f"pw{c}", per_tensor=c == 4)
+    h = b.conv(h, 64, (1, 1), name="pw64_64")
+    h = b.conv(h, 7, (1, 1), act=(-0.4, 0.4), name="pw_clamped")
+    b.float_output(h, "y")
+    return b.g
+
+
+FACTORIES = [
+    first_conv,
+    pointwise,
+    im2col,
+    depthwise,
+    banded,
+    fully_connected,
+    dw_edges,
+    dw_channels,
+    conv_staging,
+    pointwise_channels,
+]
 
 
 @pytest.mark.skipif(GCC is None, reason="gcc not installed")
